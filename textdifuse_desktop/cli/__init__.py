@@ -1,0 +1,1 @@
+"""The ``textdifuse`` command-line interface (heavy imports happen inside commands)."""

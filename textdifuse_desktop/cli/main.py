@@ -1,0 +1,71 @@
+"""Entry point of the ``textdifuse`` command.
+
+Each sub-command lives in its own module ``cli/cmd_<name>.py`` exposing
+``add_parser(subparsers)`` (cheap: no torch, no Qt at import) and
+``run(args) -> int``.  Errors derived from :class:`TextDifuseError` print one
+line and exit with the error's code; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from textdifuse_desktop import __version__
+from textdifuse_desktop.errors import TextDifuseError
+
+COMMANDS = ("info", "convert", "fuse", "evaluate", "degrade", "regions", "train", "benchmark")
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every available sub-command."""
+    parser = argparse.ArgumentParser(prog="textdifuse", description="Diffusion-based multi-modal image fusion.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMANDS:
+        module = _command_module(name)
+        if module is not None:
+            module.add_parser(subparsers)
+    return parser
+
+
+def _command_module(name: str):  # type: ignore[no-untyped-def]
+    module_name = f"textdifuse_desktop.cli.cmd_{name}"
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name == module_name:
+            return None
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except TextDifuseError as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        if args.debug:
+            raise
+        print("error: out of memory (try smaller tiles, fewer slices or --device cpu)", file=sys.stderr)
+        return 8

@@ -1,0 +1,1 @@
+"""Writers: all atomic, never overwrite an input."""
