@@ -1,0 +1,141 @@
+"""run_fusion / fuse with a per-pixel stand-in backend (no torch, no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textdifuse_desktop.errors import FusionCancelled, GeometryError, ImageDataError
+from textdifuse_desktop.fusion import CancelToken, FusionParams, FusionRequest
+from textdifuse_desktop.fusion.engine import fuse, run_fusion
+from textdifuse_desktop.imaging.color import rgb_to_ycbcr
+from textdifuse_desktop.imaging.image import Image, Provenance, affine_from_spacing
+
+
+def _grey(rng, shape=(40, 52), **kw) -> Image:
+    return Image(np.round(rng.random(shape) * 255).astype(np.float32), axes="ZYX"[-len(shape):], **kw)
+
+
+def _colour(rng, shape=(40, 52)) -> Image:
+    return Image(np.round(rng.random((*shape, 3)) * 255).astype(np.float32), axes="YXC", modality="VIS")
+
+
+def _drain(gen):
+    items = []
+    while True:
+        try:
+            items.append(next(gen))
+        except StopIteration as stop:
+            return stop.value, items
+
+
+def test_grey_pair_geometry_meta_and_progress(rng, pixel_backend) -> None:
+    affine = affine_from_spacing((0.5, 0.7, 1.0), (10, 20, 30))
+    prov = Provenance(source_paths=("/data/a.png",))
+    a = _grey(rng, affine=affine, provenance=prov, modality="IR")
+    b = _grey(rng)
+    backend = pixel_backend(steps=3)
+    result, progress = _drain(run_fusion(FusionRequest(a, b, FusionParams(steps=3)), backend=backend))
+    image = result.image
+    assert image.axes == "YX" and image.modality == "OT" and image.provenance == prov
+    np.testing.assert_array_equal(image.affine, affine)
+    np.testing.assert_allclose(image.pixels, np.maximum(a.pixels, b.pixels), atol=1e-3)
+    assert [p.done for p in progress] == [1, 2, 3] and {p.total for p in progress} == {3}
+    assert all(p.preview is not None and p.preview.shape == (40, 52) for p in progress)
+    assert image.meta["fusion"]["params"]["steps"] == 3
+    assert image.meta["fusion"]["intensity_windows"]["a"] == (127.5, 255.0)
+    assert result.seconds >= 0 and result.params.steps == 3
+
+
+def test_colour_source_gives_its_chroma(rng, pixel_backend) -> None:
+    a, b = _grey(rng), _colour(rng)
+    result = fuse(FusionRequest(a, b), backend=pixel_backend(steps=1))
+    assert result.image.axes == "YXC" and result.image.meta["fusion"]["chroma_from"] == "b"
+    ycc_out, ycc_b = rgb_to_ycbcr(result.image.pixels), rgb_to_ycbcr(b.pixels)
+    expected_y = np.maximum(a.pixels, ycc_b[..., 0])
+    inside = (result.image.pixels > 1).all(-1) & (result.image.pixels < 254).all(-1)  # not gamut-clipped
+    np.testing.assert_allclose(ycc_out[..., 0][inside], expected_y[inside], atol=0.05)
+    np.testing.assert_allclose(ycc_out[..., 1:][inside], ycc_b[..., 1:][inside], atol=0.05)
+    swapped = fuse(FusionRequest(b, a), backend=pixel_backend(steps=1))
+    assert swapped.image.meta["fusion"]["chroma_from"] == "a"
+
+
+def test_intensity_window_maps_to_unit_range(rng, pixel_backend) -> None:
+    ct = Image(rng.uniform(-1000, 2000, (32, 32)).astype(np.float32), modality="CT", units="HU", window=(40, 400))
+    mr = Image(np.zeros((32, 32), np.float32), modality="MR")
+    result = fuse(FusionRequest(ct, mr), backend=pixel_backend(steps=1))
+    expected = np.clip((ct.pixels - (40 - 200)) / 400, 0, 1) * 255
+    np.testing.assert_allclose(result.image.pixels, expected, atol=1e-3)
+
+
+def test_volume_is_fused_in_slice_batches(rng, pixel_backend, monkeypatch) -> None:
+    from textdifuse_desktop.fusion import engine
+
+    monkeypatch.setattr(engine, "BATCH_PIXELS", 3 * 32 * 48)
+    a, b = _grey(rng, (7, 30, 45)), _grey(rng, (7, 30, 45))
+    backend = pixel_backend(steps=2)
+    result, progress = _drain(run_fusion(FusionRequest(a, b), backend=backend))
+    assert result.image.axes == "ZYX" and result.image.pixels.shape == (7, 30, 45)
+    np.testing.assert_allclose(result.image.pixels, np.maximum(a.pixels, b.pixels), atol=1e-3)
+    assert [c["shape"][0] for c in backend.calls] == [3, 3, 1]
+    assert progress[-1].done == progress[-1].total == 6
+
+
+def test_cancel_raises_between_steps(rng, pixel_backend) -> None:
+    token = CancelToken()
+    gen = run_fusion(FusionRequest(_grey(rng), _grey(rng)), token, backend=pixel_backend(steps=5))
+    first = next(gen)
+    assert first.done == 1
+    token.cancel()
+    with pytest.raises(FusionCancelled):
+        next(gen)
+
+
+def test_kappa_blend_and_base_cache(rng, pixel_backend) -> None:
+    a, b = _grey(rng), _grey(rng)
+    mask = np.zeros((40, 52), np.float32)
+    mask[10:30, 10:30] = 1.0
+    mask[10:30, 30:35] = 0.5
+    kappa_b = np.where(mask > 0, 1.8, 1.0).astype(np.float32)
+    backend = pixel_backend(steps=2)
+    plain = fuse(FusionRequest(a, b), backend=backend).image.pixels
+    result, progress = _drain(run_fusion(FusionRequest(a, b, kappa_b=kappa_b, blend_mask=mask), backend=backend))
+    mod = np.clip(np.maximum(a.pixels / 255, b.pixels / 255 * kappa_b), 0, 1) * 255
+    np.testing.assert_allclose(result.image.pixels, mask * mod + (1 - mask) * plain, atol=1e-2)
+    assert [c["kappa"] for c in backend.calls] == [False, True]  # the plain result came from the cache
+    assert progress[-1].done == progress[-1].total == 2
+    fuse(FusionRequest(a, b, kappa_b=kappa_b * 1.1, blend_mask=mask), backend=backend)
+    assert [c["kappa"] for c in backend.calls] == [False, True, True]
+    fuse(FusionRequest(a, b, FusionParams(seed=5), kappa_b=kappa_b), backend=backend)
+    assert [c["kappa"] for c in backend.calls][-2:] == [False, True]  # new params: base recomputed
+
+
+def test_out_of_memory_shrinks_tiles(rng, pixel_backend) -> None:
+    a, b = _grey(rng, (300, 300)), _grey(rng, (300, 300))
+    backend = pixel_backend(steps=1, oom_above=160)
+    result = fuse(FusionRequest(a, b, FusionParams(tile=512)), backend=backend)
+    assert any("out of memory" in w for w in result.warnings)
+    np.testing.assert_allclose(result.image.pixels, np.maximum(a.pixels, b.pixels), atol=1e-3)
+
+
+def test_bad_inputs_raise_typed_errors(rng, pixel_backend) -> None:
+    a = _grey(rng)
+    bad = a.pixels.copy()
+    bad[3, 3] = np.nan
+    b = Image(bad, provenance=Provenance(source_paths=("/x/b.nii",)))
+    with pytest.raises(ImageDataError, match="source B"):
+        fuse(FusionRequest(a, b), backend=pixel_backend())
+    with pytest.raises(GeometryError):
+        fuse(FusionRequest(a, _grey(rng, (41, 52))), backend=pixel_backend())
+    with pytest.raises(GeometryError):
+        fuse(FusionRequest(a, a, kappa_a=np.ones((5, 5))), backend=pixel_backend())
+
+
+@pytest.mark.parametrize("method", ["max", "mean", "laplacian", "guided"])
+def test_classical_methods_run_without_torch(method, rng) -> None:
+    pytest.importorskip("textdifuse_desktop.fusion.classical")
+    a, b = _grey(rng), _colour(rng)
+    result, progress = _drain(run_fusion(FusionRequest(a, b, FusionParams(method=method))))
+    assert result.image.pixels.shape == (40, 52, 3) and result.weights_sha256 is None
+    assert progress[-1].done == progress[-1].total == 1
+    assert np.isfinite(result.image.pixels).all()

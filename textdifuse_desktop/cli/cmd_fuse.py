@@ -1,0 +1,218 @@
+"""``textdifuse fuse A B -o OUT``: fuse two images, volumes, videos or folders of pairs.
+
+The diffusion model is used by default (``--method textdifuse``); classical
+rules (``max``, ``mean``, ``laplacian``, ``guided``) need no model.  Sources
+are put on one grid with :func:`textdifuse_desktop.imaging.align.align_pair`
+first.  ``--mask`` favours one source inside a region (kappa, feathered
+blend, Eq. 13 of Text-DiFuse).  torch is only imported inside :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+METHODS = ("textdifuse", "max", "mean", "laplacian", "guided")
+RULES = ("fcm", "max", "add", "mean", "variance")
+FORMATS = ("png", "tiff", "nifti", "dicom", "mp4")
+FOLDER_SUFFIX = {"png": ".png", "tiff": ".tif", "nifti": ".nii.gz", "dicom": "", "mp4": ".mp4"}
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``fuse`` sub-command."""
+    parser = subparsers.add_parser(
+        "fuse",
+        help="fuse two images, volumes, videos or folders of pairs",
+        description="Fuse source A and source B into one image (the luminance is fused; colour comes from "
+        "the colour source). A and B may be files, DICOM series folders, NIfTI volumes, videos, or two "
+        "folders of pairs matched by file name.",
+    )
+    parser.add_argument("a", type=Path, help="source A (e.g. infrared or MRI)")
+    parser.add_argument("b", type=Path, help="source B (e.g. visible or PET/SPECT/CT)")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="output file, or folder when A and B are folders of pairs")
+    parser.add_argument("--method", choices=METHODS, default="textdifuse", help="fusion method (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=4, help="diffusion sampling steps (default: %(default)s)")
+    parser.add_argument("--rule", choices=RULES, default="fcm", help="feature fusion rule (default: %(default)s)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the start noise (default: %(default)s)")
+    parser.add_argument("--weights", type=Path, default=None, help="model weights (.safetensors); default: shipped")
+    parser.add_argument("--tile", type=int, default=512, help="tile size in pixels, 0 = no tiling (default: %(default)s)")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="output format (default: from the output suffix; png for folders)")
+    parser.add_argument("--mask", type=Path, default=None, help="region mask image (non-zero = inside)")
+    parser.add_argument("--kappa", type=float, default=1.5, help="weight of the favoured source in the mask (default: %(default)s)")
+    parser.add_argument("--favour", choices=("a", "b"), default="b", help="source favoured inside the mask (default: %(default)s)")
+    parser.add_argument("--feather", type=float, default=4.0, help="mask feather sigma in pixels (default: %(default)s)")
+    parser.add_argument("--register", action="store_true", help="rigidly register B to A before fusing")
+    parser.add_argument("--frame", type=int, default=None, help="frame of a 4D NIfTI to use")
+    parser.add_argument("--series-uid", default=None, help="series to read from a DICOM folder with several")
+    parser.add_argument("--deidentify", action="store_true", help="de-identify DICOM outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _read_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if args.frame is not None:
+        options["frame"] = args.frame
+    if args.series_uid:
+        options["series_uid"] = args.series_uid
+    return options
+
+
+def _params(args: argparse.Namespace) -> Any:
+    from textdifuse_desktop.errors import TextDifuseError
+    from textdifuse_desktop.fusion.request import FusionParams
+
+    try:
+        return FusionParams(method=args.method, steps=args.steps, rule=args.rule, device=args.device,
+                            seed=args.seed, weights=str(args.weights) if args.weights else None, tile=args.tile)
+    except ValueError as error:
+        raise TextDifuseError(str(error), hint="see `textdifuse fuse --help`") from error
+
+
+def _region_maps(args: argparse.Namespace, a: Any) -> dict[str, Any]:
+    """kappa_a / kappa_b / blend_mask from ``--mask`` on A's grid."""
+    if args.mask is None:
+        return {}
+    import numpy as np
+
+    from textdifuse_desktop.errors import ImageDataError
+    from textdifuse_desktop.imaging.resample import resample_to, resize_to_shape
+    from textdifuse_desktop.io import read_image
+    from textdifuse_desktop.session.feather import feather_mask
+
+    mask_image = read_image(args.mask)
+    if mask_image.has_channels:
+        mask_image = mask_image.with_pixels(mask_image.pixels.max(axis=-1), axes=mask_image.axes[:-1])
+    if a.is_volume or mask_image.is_volume:
+        mask_image = resample_to(mask_image, a, order=0)
+    elif mask_image.spatial_shape != a.spatial_shape[:2]:
+        log.warning("mask %s resized to the image size %s", mask_image.spatial_shape, a.spatial_shape[:2])
+        mask_image = resize_to_shape(mask_image, a.spatial_shape[:2], order=0)
+    soft = feather_mask(mask_image.pixels > 0, args.feather)
+    if soft is None:
+        raise ImageDataError("the mask is empty (no non-zero pixels)", path=args.mask,
+                             hint="paint the region in white on black")
+    kappa = (1.0 + (float(args.kappa) - 1.0) * soft).astype(np.float32)
+    return {f"kappa_{args.favour}": kappa, "blend_mask": soft}
+
+
+class _Bar:
+    """tqdm progress bar on stderr fed with Progress objects."""
+
+    def __init__(self, quiet: bool, desc: str, unit: str = "step"):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=0, desc=desc, unit=unit, file=sys.stderr, disable=quiet, leave=False)
+
+    def __call__(self, progress: Any) -> None:
+        if self.bar.total != progress.total:
+            self.bar.total = progress.total
+        self.bar.n = progress.done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _fuse_images(args: argparse.Namespace, a: Any, b: Any, out: Path, fmt: str | None, quiet: bool,
+                 inputs: list[Path]) -> list[Path]:
+    from textdifuse_desktop.fusion.engine import fuse
+    from textdifuse_desktop.fusion.request import FusionRequest
+    from textdifuse_desktop.imaging.align import align_pair
+    from textdifuse_desktop.io.writers import write_image
+
+    a, b, _ = align_pair(a, b, register=args.register)  # its warnings are logged
+    request = FusionRequest(a, b, _params(args), **_region_maps(args, a))
+    bar = _Bar(quiet, out.name)
+    try:
+        result = fuse(request, on_progress=bar)
+    finally:
+        bar.close()
+    description = f"Text-DiFuse fusion ({args.method})"
+    return list(write_image(result.image, out, format=fmt, inputs=inputs, reference=a,
+                            deidentify=args.deidentify, description=description))
+
+
+def _fuse_videos(args: argparse.Namespace, a: Any, b: Any, out: Path, quiet: bool, inputs: list[Path]) -> list[Path]:
+    from textdifuse_desktop.fusion.video import run_video_fusion
+    from textdifuse_desktop.io.writers import write_video
+    from textdifuse_desktop.io.writers.atomic import check_not_input
+
+    if args.mask is not None:
+        log.warning("--mask is not supported for videos; ignored")
+    check_not_input(out, inputs)
+    fps = getattr(a, "fps", None) or getattr(b, "fps", None) or 25.0
+    bar = _Bar(quiet, out.name, unit="frame")
+    try:
+        path = write_video(run_video_fusion(a, b, _params(args), on_progress=bar), out, fps=fps)
+    finally:
+        bar.close()
+    return [Path(path)]
+
+
+def _fuse_one(args: argparse.Namespace, path_a: Path, path_b: Path, out: Path, fmt: str | None,
+              quiet: bool) -> list[Path]:
+    from textdifuse_desktop.imaging.image import Image
+    from textdifuse_desktop.io import read_image
+
+    options = _read_options(args)
+    a, b = read_image(path_a, **options), read_image(path_b, **options)
+    if isinstance(a, Image) and isinstance(b, Image):
+        return _fuse_images(args, a, b, out, fmt, quiet, [path_a, path_b])
+    return _fuse_videos(args, a, b, out, quiet, [path_a, path_b])
+
+
+def _fuse_folders(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from textdifuse_desktop.errors import TextDifuseError, WriteError
+    from textdifuse_desktop.fusion.pairs import match_pairs
+    from textdifuse_desktop.io.writers.atomic import check_not_input
+
+    check_not_input(args.output, [args.a, args.b])
+    pairs, notes = match_pairs(args.a, args.b)
+    for note in notes:
+        log.warning(note)
+    out_dir: Path = args.output
+    if out_dir.exists() and not out_dir.is_dir():
+        raise WriteError("the output must be a folder when A and B are folders", path=out_dir)
+    fmt = args.format or "png"
+    exit_code = 0
+    for stem, path_a, path_b in tqdm(pairs, desc="pairs", unit="pair", file=sys.stderr, disable=args.quiet):
+        try:
+            written = _fuse_one(args, path_a, path_b, out_dir / f"{stem}{FOLDER_SUFFIX[fmt]}", fmt, True)
+        except TextDifuseError as error:
+            print(f"error: {error}", file=sys.stderr)
+            exit_code = exit_code or error.exit_code
+            continue
+        for path in written:
+            print(path)
+    return exit_code
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``textdifuse fuse``; returns the exit code."""
+    from textdifuse_desktop.errors import TextDifuseError
+    from textdifuse_desktop.fusion.pairs import is_pair_folder
+
+    if args.steps < 1:
+        raise TextDifuseError(f"--steps must be at least 1, got {args.steps}")
+    if not 0.5 <= args.kappa <= 3.0:
+        raise TextDifuseError(f"--kappa must be within 0.5..3.0, got {args.kappa}")
+    if args.a.is_dir() and args.b.is_dir() and is_pair_folder(args.a, args.b):
+        return _fuse_folders(args)
+    from textdifuse_desktop.io.writers.atomic import check_not_input
+
+    check_not_input(args.output, [args.a, args.b])  # fail before the (slow) fusion, not after
+    for path in _fuse_one(args, args.a, args.b, args.output, args.format, args.quiet):
+        print(path)
+    return 0

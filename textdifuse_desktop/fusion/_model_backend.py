@@ -1,0 +1,153 @@
+"""The diffusion model as a tiling backend; the only fusion module that imports torch.
+
+Models are loaded once and cached per (weights file, device), so that the
+GUI's repeated runs and the CLI's folder loops do not reload them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from textdifuse_desktop.errors import DeviceError
+from textdifuse_desktop.fusion._tiling import OutOfDeviceMemory
+
+log = logging.getLogger(__name__)
+
+_CACHE: OrderedDict[tuple[str, str], Any] = OrderedDict()
+_CACHE_SIZE = 2
+_LOCK = threading.Lock()
+
+
+def resolve_device(preference: str) -> torch.device:
+    """``params.device`` -> torch device (cuda > mps > cpu for "auto"); DeviceError if unavailable."""
+    from textdifuse_desktop.model.device import select_device
+
+    return select_device(preference)
+
+
+def get_loaded_model(weights: str | None, device: torch.device) -> Any:
+    """Load (or fetch from the cache) the model for ``weights`` on ``device``.
+
+    Returns the model package's ``LoadedModel`` (``net``, ``sampler``,
+    ``card``, ``sha256``).  Raises ModelLoadError / WeightsIntegrityError
+    from :func:`textdifuse_desktop.model.weights.load_model`.
+    """
+    from textdifuse_desktop.model.weights import default_weights_path, load_model
+
+    path = Path(weights) if weights else Path(default_weights_path())
+    key = (str(path.resolve()), str(device))
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    loaded = load_model(path, device=device)
+    loaded.net.eval()
+    with _LOCK:
+        _CACHE[key] = loaded
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    log.info("loaded model %s on %s (sha256 %s)", path, device, str(loaded.sha256)[:12])
+    return loaded
+
+
+def clear_model_cache() -> None:
+    """Forget every cached model (frees their memory once no result refers to them)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _is_oom(error: BaseException) -> bool:
+    oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(error, oom_type):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+class ModelBackend:
+    """Runs :func:`textdifuse_desktop.model.inference.iter_fuse` on numpy stacks."""
+
+    def __init__(self, loaded: Any, device: torch.device, *, steps: int, rule: str, seed: int):
+        self.loaded = loaded
+        self.device = device
+        self.steps = int(steps)
+        self.rule = rule
+        self.seed = int(seed)
+        self.multiple = int(getattr(loaded.net, "multiple", 16))
+        self.cache_token = (str(loaded.sha256), str(device), self.steps, rule, self.seed)
+
+    @property
+    def sampler_config(self) -> dict[str, Any]:
+        """The sampler's configuration, recorded with every result."""
+        return dict(getattr(self.loaded.sampler, "config", {}) or {})
+
+    def _tensor(self, x: np.ndarray | None) -> torch.Tensor | None:
+        if x is None:
+            return None
+        return torch.from_numpy(np.require(x, np.float32, ["C", "W"]))[:, None].to(self.device)
+
+    def run(
+        self,
+        ya: np.ndarray,
+        yb: np.ndarray,
+        ka: np.ndarray | None,
+        kb: np.ndarray | None,
+        preview: bool,
+    ) -> Generator[np.ndarray | None, None, np.ndarray]:
+        """Fuse padded ``(N, H, W)`` stacks; yields per step, returns ``(N, H, W)`` in [0, 1]."""
+        from textdifuse_desktop.model.inference import iter_fuse
+
+        try:
+            gen = iter_fuse(
+                self.loaded.net,
+                self.loaded.sampler,
+                self._tensor(ya),
+                self._tensor(yb),
+                steps=self.steps,
+                rule=self.rule,
+                kappa_a=self._tensor(ka),
+                kappa_b=self._tensor(kb),
+                seed=self.seed,
+            )
+            while True:
+                try:
+                    info = next(gen)
+                except StopIteration as stop:
+                    fused = stop.value
+                    break
+                if preview and getattr(info, "pred_x0", None) is not None:
+                    yield info.pred_x0[:, 0].detach().float().clamp(0, 1).cpu().numpy()
+                else:
+                    yield None
+            return fused[:, 0].detach().float().clamp(0, 1).cpu().numpy()
+        except (RuntimeError, MemoryError) as error:
+            if isinstance(error, MemoryError) or _is_oom(error):
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                raise OutOfDeviceMemory(str(self.device), error) from error
+            raise
+
+
+def make_backend(weights: str | None, device_pref: str, *, steps: int, rule: str, seed: int) -> ModelBackend:
+    """Select the device, load (cached) weights and wrap them as a backend."""
+    device = resolve_device(device_pref)
+    loaded = get_loaded_model(weights, device)
+    return ModelBackend(loaded, device, steps=steps, rule=rule, seed=seed)
+
+
+def cpu_fallback(backend: ModelBackend, weights: str | None) -> ModelBackend:
+    """The same model on the CPU (after running out of memory on an accelerator)."""
+    if backend.device.type == "cpu":
+        raise DeviceError("out of memory on the CPU even with the smallest tiles",
+                          hint="close other programs or fuse a smaller image")
+    cpu = torch.device("cpu")
+    loaded = get_loaded_model(weights, cpu)
+    return ModelBackend(loaded, cpu, steps=backend.steps, rule=backend.rule, seed=backend.seed)

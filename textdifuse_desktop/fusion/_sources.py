@@ -1,0 +1,155 @@
+"""Turn two source Images into luminance stacks for fusion, and the result back into an Image.
+
+Intensity convention (documented for users in the result metadata):
+
+* Each source is mapped to the model's [0, 1] range through its display
+  window: ``image.window`` when set, otherwise the full 0..255 range for
+  8-bit-looking data without units, otherwise a 0.5-99.5 % percentile
+  window (:func:`textdifuse_desktop.imaging.intensity.display_window`).
+  Values outside the window are clipped.
+* Colour sources are windowed per channel to 0..255 and split into Y/CbCr
+  (full-range BT.601); only Y is fused.  The chroma of the colour source
+  (:func:`~textdifuse_desktop.imaging.color.chroma_source`) is put back
+  on the fused Y; two grey sources give a grey result.
+* The fused result is float32 in 0..255 (``window = (127.5, 255)``), with
+  source A's geometry and provenance and ``modality = "OT"``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from textdifuse_desktop.errors import GeometryError, ImageDataError
+from textdifuse_desktop.imaging.image import Image
+from textdifuse_desktop.imaging.intensity import display_window, window_to_unit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedPair:
+    """Luminance stacks ``(N, H, W)`` in [0, 1] plus what is needed to rebuild an Image."""
+
+    ya: np.ndarray
+    yb: np.ndarray
+    chroma: np.ndarray | None  # (N, H, W, 2) CbCr of the colour source, or None
+    chroma_from: str | None  # "a", "b" or None
+    windows: dict[str, tuple[float, float]]
+    stacked: bool  # True for volumes/frames (ZYX/TYX), False for 2D
+
+
+def _label(image: Image, name: str) -> str:
+    paths = image.provenance.source_paths
+    return f"source {name} ({paths[0]})" if paths else f"source {name}"
+
+
+def check_sources(a: Image, b: Image) -> None:
+    """Raise ImageDataError for NaN/inf, GeometryError for sources not on one grid."""
+    for name, image in (("A", a), ("B", b)):
+        if not np.isfinite(image.pixels).all():
+            path = image.provenance.source_paths[0] if image.provenance.source_paths else None
+            raise ImageDataError(
+                f"{_label(image, name)} contains NaN or infinite values",
+                path=path,
+                hint="fill or mask the invalid voxels before fusing",
+            )
+    if a.is_volume != b.is_volume or a.spatial_shape != b.spatial_shape:
+        raise GeometryError(
+            f"sources are not on one grid: A is {a.axes} {a.spatial_shape}, B is {b.axes} {b.spatial_shape}",
+            hint="align them first (imaging.align.align_pair; the CLI and GUI do this automatically)",
+        )
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    channels = pixels.shape[-1]
+    if channels >= 3:
+        return pixels[..., :3]
+    return np.repeat(pixels[..., :1], 3, axis=-1)
+
+
+def _split(image: Image, window: tuple[float, float]) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(Y stack (N,H,W) in [0,1], CbCr stack (N,H,W,2) in 0..255 or None)``."""
+    from textdifuse_desktop.imaging.color import rgb_to_ycbcr
+
+    pixels = image.pixels
+    if not image.has_channels or pixels.shape[-1] == 1:
+        grey = pixels[..., 0] if image.has_channels else pixels
+        unit = window_to_unit(grey, *window)
+        return (unit if unit.ndim == 3 else unit[None]), None
+    rgb255 = window_to_unit(_rgb(pixels), *window) * np.float32(255.0)
+    stack = rgb255 if rgb255.ndim == 4 else rgb255[None]
+    ycc = np.stack([rgb_to_ycbcr(plane) for plane in stack]).astype(np.float32)
+    y = np.clip(ycc[..., 0] / np.float32(255.0), 0.0, 1.0)
+    return y, ycc[..., 1:]
+
+
+def prepare_pair(a: Image, b: Image) -> PreparedPair:
+    """Check and convert two sources on one grid into luminance stacks in [0, 1]."""
+    from textdifuse_desktop.imaging.color import chroma_source
+
+    check_sources(a, b)
+    wa, wb = display_window(a), display_window(b)
+    ya, ca = _split(a, wa)
+    yb, cb = _split(b, wb)
+    which = chroma_source(a, b)
+    chroma = {"a": ca, "b": cb}.get(which) if which else None
+    if chroma is None:
+        which = None
+    return PreparedPair(
+        ya=np.ascontiguousarray(ya, dtype=np.float32),
+        yb=np.ascontiguousarray(yb, dtype=np.float32),
+        chroma=chroma,
+        chroma_from=which,
+        windows={"a": (float(wa[0]), float(wa[1])), "b": (float(wb[0]), float(wb[1]))},
+        stacked=a.is_volume or a.axes.startswith("T"),
+    )
+
+
+def as_stack(array: np.ndarray | None, shape: tuple[int, int, int], name: str) -> np.ndarray | None:
+    """A kappa / mask map as a float32 ``(N, H, W)`` stack (2D maps are broadcast over slices)."""
+    if array is None:
+        return None
+    values = np.asarray(array, dtype=np.float32)
+    if values.shape == shape[1:]:
+        values = np.broadcast_to(values, shape).copy()
+    if values.shape != shape:
+        raise GeometryError(
+            f"{name} has shape {np.asarray(array).shape}, expected {shape[1:]} or {shape}",
+            hint="region maps must be on the grid of the aligned sources",
+        )
+    if not np.isfinite(values).all():
+        raise ImageDataError(f"{name} contains NaN or infinite values")
+    return np.ascontiguousarray(values)
+
+
+def build_result_image(a: Image, pair: PreparedPair, fused_unit: np.ndarray, meta: dict[str, Any]) -> Image:
+    """The fused Image: Y in 0..255, chroma restored, geometry/provenance of source A."""
+    from textdifuse_desktop.imaging.color import ycbcr_to_rgb
+
+    y255 = np.clip(fused_unit, 0.0, 1.0) * np.float32(255.0)
+    spatial_axes = a.axes[:-1] if a.has_channels else a.axes
+    if pair.chroma is not None:
+        planes = [
+            np.clip(ycbcr_to_rgb(np.concatenate([y[..., None], c], axis=-1)), 0.0, 255.0)
+            for y, c in zip(y255, pair.chroma)
+        ]
+        pixels = np.stack(planes).astype(np.float32)
+        axes = spatial_axes + "C"
+    else:
+        pixels, axes = y255.astype(np.float32), spatial_axes
+    if not pair.stacked:
+        pixels = pixels[0]
+    return Image(
+        pixels=pixels,
+        axes=axes,
+        affine=a.affine.copy(),
+        modality="OT",
+        units="",
+        window=(127.5, 255.0),
+        provenance=a.provenance,
+        meta=meta,
+    )

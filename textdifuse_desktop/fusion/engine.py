@@ -1,0 +1,273 @@
+"""The fusion engine: a cancellable generator of progress that returns a FusionResult.
+
+Use :func:`run_fusion` from a GUI worker (it yields :class:`Progress` and
+returns the :class:`FusionResult`), :func:`fuse` from scripts (it drives the
+generator), and :func:`run_video_fusion` for videos (yields fused frames for
+the MP4 writer).  torch is only imported when the diffusion model runs.
+
+Region modulation (Eq. 13 of Text-DiFuse): with ``kappa_a``/``kappa_b``/
+``blend_mask`` the engine computes the plain fusion (cached per sources and
+parameters, so re-running with another kappa re-uses it) and the modulated
+one, and returns ``M * modulated + (1 - M) * plain`` with the feathered
+``blend_mask`` M (M = 1 everywhere when no mask is given).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Generator
+from typing import Any
+
+import numpy as np
+
+from textdifuse_desktop.errors import FusionCancelled
+from textdifuse_desktop.fusion._sources import as_stack, build_result_image, prepare_pair
+from textdifuse_desktop.fusion._tiling import Backend, OutOfDeviceMemory, count_tiles, run_tiled
+from textdifuse_desktop.fusion.request import CancelToken, FusionParams, FusionRequest, FusionResult, Progress
+
+log = logging.getLogger(__name__)
+
+#: Pixels per mini-batch of slices (volumes are fused a few slices at a time).
+BATCH_PIXELS = 1 << 20
+#: Smallest tile tried after running out of memory, before falling back to the CPU.
+MIN_TILE = 128
+
+_BASE_CACHE: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+_BASE_CACHE_SIZE = 4
+
+
+def clear_cache() -> None:
+    """Forget cached plain (unmodulated) results and cached models."""
+    _BASE_CACHE.clear()
+    import sys
+
+    backend_module = sys.modules.get("textdifuse_desktop.fusion._model_backend")
+    if backend_module is not None:
+        backend_module.clear_model_cache()
+
+
+def _fingerprint(array: np.ndarray) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(array.shape).encode())
+    digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+    return digest.hexdigest()
+
+
+def _check_cancel(cancel: CancelToken | None) -> None:
+    if cancel is not None and cancel.cancelled:
+        raise FusionCancelled("fusion cancelled by the user")
+
+
+class _Runner:
+    """Fuses stacks through a backend with batching, tiling, progress, cancel and OOM fallback."""
+
+    def __init__(self, backend: Backend, params: FusionParams, cancel: CancelToken | None, passes: int):
+        self.backend = backend
+        self.params = params
+        self.cancel = cancel
+        self.tile = params.tile
+        self.passes = passes
+        self.done = 0
+        self.total = 0
+        self.warnings: list[str] = []
+
+    def _plan(self, shape: tuple[int, int, int]) -> tuple[int, int]:
+        n, h, w = shape
+        tile = self.tile if self.tile > 0 else max(h, w)
+        batch = max(1, min(n, BATCH_PIXELS // max(1, min(h, tile) * min(w, tile))))
+        n_batches = -(-n // batch)
+        ticks = n_batches * count_tiles((h, w), self.tile, self.backend.multiple) * self.backend.steps
+        return batch, ticks
+
+    def fuse(
+        self, ya: np.ndarray, yb: np.ndarray, ka: np.ndarray | None, kb: np.ndarray | None, label: str, preview: bool
+    ) -> Generator[Progress, None, np.ndarray]:
+        while True:
+            batch, ticks = self._plan(ya.shape)
+            self.total = max(self.total, self.done + ticks * self.passes)
+            start_done = self.done
+            try:
+                return (yield from self._fuse_batches(ya, yb, ka, kb, batch, label, preview))
+            except OutOfDeviceMemory as error:
+                message = self._shrink_after_oom(ya.shape, error)
+            self.done = start_done
+            yield Progress(self.done, self.total, message)
+
+    def _shrink_after_oom(self, shape: tuple[int, int, int], error: Exception) -> str:
+        current = self.tile if self.tile > 0 else max(shape[1:])
+        if current > MIN_TILE:
+            self.tile = max(MIN_TILE, current // 2)
+            message = f"out of memory ({error}); retrying with {self.tile}px tiles"
+        else:
+            from textdifuse_desktop.fusion._model_backend import cpu_fallback
+
+            self.backend = cpu_fallback(self.backend, self.params.weights)  # type: ignore[arg-type]
+            self.tile = self.params.tile
+            message = f"out of memory ({error}); falling back to the CPU"
+        log.warning(message)
+        self.warnings.append(message)
+        return message
+
+    def _fuse_batches(
+        self, ya, yb, ka, kb, batch: int, label: str, preview: bool  # type: ignore[no-untyped-def]
+    ) -> Generator[Progress, None, np.ndarray]:
+        n = ya.shape[0]
+        out = np.empty_like(ya)
+        for s0 in range(0, n, batch):
+            part = slice(s0, min(n, s0 + batch))
+            gen = run_tiled(
+                self.backend,
+                ya[part],
+                yb[part],
+                None if ka is None else ka[part],
+                None if kb is None else kb[part],
+                tile=self.tile,
+                preview=preview,
+            )
+            while True:
+                _check_cancel(self.cancel)
+                try:
+                    tick = next(gen)
+                except StopIteration as stop:
+                    out[part] = stop.value
+                    break
+                self.done += int(tick.counts)
+                image = None if tick.preview is None else tick.preview[0] * np.float32(255.0)
+                where = f" slices {part.start + 1}-{part.stop}/{n}" if n > 1 else ""
+                yield Progress(min(self.done, self.total), self.total, f"{label}{where}", image)
+        return out
+
+
+def _model_backend(params: FusionParams) -> Backend:
+    from textdifuse_desktop.fusion._model_backend import make_backend
+
+    return make_backend(params.weights, params.device, steps=params.steps, rule=params.rule, seed=params.seed)
+
+
+def _run_classical(
+    pair: Any, params: FusionParams, cancel: CancelToken | None
+) -> Generator[Progress, None, np.ndarray]:
+    from textdifuse_desktop.fusion.classical import fuse_luma
+
+    n = pair.ya.shape[0]
+    out = np.empty_like(pair.ya)
+    for i in range(n):
+        _check_cancel(cancel)
+        fused = fuse_luma(pair.ya[i] * np.float32(255.0), pair.yb[i] * np.float32(255.0), params.method)
+        out[i] = np.clip(np.asarray(fused, dtype=np.float32) / np.float32(255.0), 0.0, 1.0)
+        yield Progress(i + 1, n, f"{params.method} fusion", None if n > 1 else out[i] * np.float32(255.0))
+    return out
+
+
+def run_fusion(
+    request: FusionRequest, cancel: CancelToken | None = None, *, backend: Backend | None = None
+) -> Generator[Progress, None, FusionResult]:
+    """Fuse ``request.a`` and ``request.b``; yields Progress, returns the FusionResult.
+
+    Parameters
+    ----------
+    request:
+        Two sources on one grid (same spatial shape), parameters and optional
+        region maps (see :class:`~textdifuse_desktop.fusion.request.FusionRequest`).
+    cancel:
+        Checked between sampling steps, tiles and slices.
+    backend:
+        For tests and benchmarks: a stand-in for the diffusion model (see
+        :class:`textdifuse_desktop.fusion._tiling.Backend`).
+
+    Raises
+    ------
+    FusionCancelled, GeometryError, ImageDataError, ModelLoadError, DeviceError
+    """
+    started = time.perf_counter()
+    params = request.params
+    pair = prepare_pair(request.a, request.b)
+    shape = pair.ya.shape
+    warnings: list[str] = []
+    sampler_config: dict[str, Any] = {}
+    sha256: str | None = None
+    device = "cpu"
+    preview = not pair.stacked
+    if not params.uses_model:
+        if request.modulated:
+            message = f"region modulation applies to the diffusion model only; ignored for '{params.method}'"
+            log.warning(message)
+            warnings.append(message)
+        fused = yield from _run_classical(pair, params, cancel)
+    else:
+        ka = as_stack(request.kappa_a, shape, "kappa_a")
+        kb = as_stack(request.kappa_b, shape, "kappa_b")
+        mask = as_stack(request.blend_mask, shape, "blend_mask")
+        if backend is None:
+            backend = _model_backend(params)
+        token = getattr(backend, "cache_token", id(backend))
+        key = (_fingerprint(pair.ya), _fingerprint(pair.yb), token, params.cache_key())
+        modulate = ka is not None or kb is not None
+        cached = _BASE_CACHE.get(key) if modulate else None
+        runner = _Runner(backend, params, cancel, passes=1 + int(modulate and cached is None))
+        if cached is not None:
+            _BASE_CACHE.move_to_end(key)
+            base = cached
+        else:
+            base = yield from runner.fuse(pair.ya, pair.yb, None, None, "fusing", preview)
+            _BASE_CACHE[key] = base
+            while len(_BASE_CACHE) > _BASE_CACHE_SIZE:
+                _BASE_CACHE.popitem(last=False)
+        fused = base
+        if modulate:
+            modulated = yield from runner.fuse(pair.ya, pair.yb, ka, kb, "region modulation", preview)
+            fused = modulated if mask is None else mask * modulated + (1.0 - mask) * base
+        backend = runner.backend
+        warnings.extend(runner.warnings)
+        sampler_config = dict(getattr(backend, "sampler_config", {}) or {})
+        loaded = getattr(backend, "loaded", None)
+        sha256 = str(loaded.sha256) if loaded is not None else None
+        device = str(getattr(backend, "device", "cpu"))
+    seconds = time.perf_counter() - started
+    meta = {
+        "fusion": {
+            "params": params.to_dict(),
+            "sampler_config": sampler_config,
+            "weights_sha256": sha256,
+            "device": device,
+            "seconds": round(seconds, 4),
+            "intensity_windows": pair.windows,
+            "chroma_from": pair.chroma_from,
+            "modulated": request.modulated,
+            "sources": {
+                "a": list(request.a.provenance.source_paths),
+                "b": list(request.b.provenance.source_paths),
+            },
+        },
+        "warnings": list(warnings),
+    }
+    image = build_result_image(request.a, pair, fused, meta)
+    return FusionResult(image, params, sampler_config, sha256, seconds, device, warnings)
+
+
+def fuse(
+    request: FusionRequest,
+    cancel: CancelToken | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    *,
+    backend: Backend | None = None,
+) -> FusionResult:
+    """Run :func:`run_fusion` to completion, passing each Progress to ``on_progress``."""
+    gen = run_fusion(request, cancel, backend=backend)
+    while True:
+        try:
+            progress = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if on_progress is not None:
+            on_progress(progress)
+
+
+def run_video_fusion(*args: Any, **kwargs: Any) -> Generator[np.ndarray, None, None]:
+    """Frame-by-frame video fusion; see :func:`textdifuse_desktop.fusion.video.run_video_fusion`."""
+    from textdifuse_desktop.fusion.video import run_video_fusion as _run_video_fusion
+
+    return _run_video_fusion(*args, **kwargs)

@@ -1,0 +1,147 @@
+"""Runs fusions in the background for the main window: worker, cancel, cache, preview.
+
+The controller owns at most one :class:`GeneratorWorker` at a time.  Results
+are cached per (sources, parameters, region maps); asking again for a cached
+combination shows the result at once without running anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore
+
+from textdifuse_desktop.errors import FusionCancelled
+from textdifuse_desktop.fusion.request import FusionRequest, FusionResult, Progress
+from textdifuse_desktop.gui.pipeline import PreviewResult, ResultCache, fusion_job
+from textdifuse_desktop.gui.workers import GeneratorWorker
+from textdifuse_desktop.imaging.image import Image
+
+log = logging.getLogger(__name__)
+
+
+class FusionController(QtCore.QObject):
+    """Background fusion with progress, classical preview, cancel and a result cache.
+
+    Signals
+    -------
+    progress(object):
+        :class:`Progress` reports.
+    preview(object):
+        An :class:`Image` to show meanwhile (classical result or the model's
+        current estimate).
+    finished_result(object):
+        The :class:`FusionResult` (also emitted for cache hits).
+    failed(object):
+        The exception (not emitted for cancellation).
+    cancelled():
+        The user cancelled.
+    running_changed(bool):
+        A job started or ended.
+    """
+
+    progress = QtCore.Signal(object)
+    preview = QtCore.Signal(object)
+    finished_result = QtCore.Signal(object)
+    failed = QtCore.Signal(object)
+    cancelled = QtCore.Signal()
+    running_changed = QtCore.Signal(bool)
+
+    def __init__(self, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self.cache = ResultCache()
+        self.backend: Any = None  # a stand-in model for tests; None = the shipped model
+        self.last_from_cache = False
+        self._worker: GeneratorWorker | None = None
+        self._request: FusionRequest | None = None
+        self._key: tuple[Any, ...] | None = None
+        self._last_preview = 0.0
+
+    @property
+    def is_running(self) -> bool:
+        """True while a job runs."""
+        return self._key is not None
+
+    def run(self, request: FusionRequest, sources_token: Any) -> bool:
+        """Start fusing ``request``; returns False (and does nothing) while another job runs."""
+        if self.is_running:
+            return False
+        key = ResultCache.key(sources_token, request)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.last_from_cache = True
+            self.finished_result.emit(cached)
+            return True
+        self.last_from_cache = False
+        self._request, self._key = request, key
+        backend = self.backend
+        worker = GeneratorWorker(lambda cancel: fusion_job(request, cancel, backend=backend))
+        worker.yielded.connect(self._on_yielded)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self.running_changed.emit(True)
+        worker.start()
+        return True
+
+    def cancel(self) -> None:
+        """Ask the running job to stop (the engine checks between steps)."""
+        if self._worker is not None:
+            self._worker.quit()
+
+    def wait(self, timeout_ms: int = 60000) -> bool:
+        """Process events until the running job ends; True if it ended in time."""
+        deadline = time.monotonic() + timeout_ms / 1000.0
+        app = QtCore.QCoreApplication.instance()
+        while self.is_running and time.monotonic() < deadline:
+            if app is not None:
+                app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            time.sleep(0.005)
+        return not self.is_running
+
+    def shutdown(self) -> None:
+        """Cancel and join the worker thread (called when the window closes)."""
+        if self._worker is not None:
+            self._worker.quit()
+            self._worker.wait(15000)
+
+    # ------------------------------------------------------------- worker signals
+    def _on_yielded(self, value: object) -> None:
+        if isinstance(value, PreviewResult):
+            self.preview.emit(value.result.image)
+            return
+        if isinstance(value, Progress):
+            self.progress.emit(value)
+            now = time.monotonic()
+            if value.preview is not None and self._request is not None and now - self._last_preview > 0.2:
+                self._last_preview = now
+                self.preview.emit(_preview_image(value.preview, self._request.a))
+
+    def _on_returned(self, result: object) -> None:
+        if isinstance(result, FusionResult) and self._key is not None:
+            self.cache.put(self._key, result)
+            self.finished_result.emit(result)
+
+    def _on_errored(self, error: object) -> None:
+        if isinstance(error, FusionCancelled):
+            self.cancelled.emit()
+        else:
+            self.failed.emit(error)
+
+    def _on_finished(self) -> None:
+        self._key = None
+        self._request = None
+        self.running_changed.emit(False)
+
+
+def _preview_image(luma: np.ndarray, reference: Image) -> Image:
+    """The model's intermediate luminance (0..255) as a grey Image on the reference grid."""
+    pixels = np.asarray(luma, dtype=np.float32)
+    if reference.is_volume and pixels.ndim == 2:
+        pixels = pixels[None]
+    axes = "ZYX" if pixels.ndim == 3 else "YX"
+    return Image(pixels, axes=axes, affine=reference.affine, modality="OT", window=(127.5, 255.0))

@@ -1,0 +1,1 @@
+"""Image panes, view linking, colour maps and display helpers."""

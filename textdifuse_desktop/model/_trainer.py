@@ -1,0 +1,236 @@
+"""Training machinery shared by both stages: config, optimiser/LR/EMA stage loop, device/DDP context, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from textdifuse_desktop.model.network import FusionDiffusionNet, build_model, tiny_config
+from textdifuse_desktop.model.sampler import DDIMSampler
+
+log = logging.getLogger(__name__)
+
+PROBE_ITERS = 8
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run (recorded in the model card)."""
+
+    out: str = "runs/textdifuse"
+    train_pack: str | None = None
+    data_root: str | None = None
+    prediction_type: str = "x0"
+    model: dict[str, Any] = field(default_factory=dict)
+    tiny: bool = False
+    seed: int = 0
+    device: str = "auto"
+    ddp: bool = False
+    batch_a: int = 32
+    crop_a: int = 128
+    lr_a: float = 2e-4
+    iters_a: int | None = None
+    time_budget_a: float | None = None
+    l1_weight: float = 0.1
+    batch_b: int = 16
+    crop_b: int = 128
+    lr_b: float = 5e-4
+    iters_b: int | None = None
+    time_budget_b: float | None = None
+    grad_weight: float = 1.0
+    teacher_forcing: float = 0.25
+    rollout_steps: tuple[int, ...] = (1, 2, 4)
+    ema: float = 0.999
+    ckpt_every: int = 500
+    log_every: int = 10
+    resume: bool = False
+    progress: bool = True
+
+
+def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
+    """``sqrt(gx^2 + gy^2 + 1e-8)`` with 3x3 Sobel kernels and zero padding, for ``[B,1,H,W]``."""
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=x.device, dtype=x.dtype)
+    k = torch.stack([kx, kx.t()])[:, None]
+    g = F.conv2d(x, k, padding=1)
+    return torch.sqrt(g[:, :1] ** 2 + g[:, 1:] ** 2 + 1e-8)
+
+
+def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0
+                ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Max-intensity + max-gradient loss on ``[0, 1]`` tensors; returns the loss and its parts."""
+    l_int = (x0 - torch.maximum(a, b)).abs().mean()
+    l_grad = (sobel_magnitude(x0) - torch.maximum(sobel_magnitude(a), sobel_magnitude(b))).abs().mean()
+    return l_int + grad_weight * l_grad, {"int": float(l_int), "grad": float(l_grad)}
+
+
+def _degrade(x: torch.Tensor, mods: list[str], generator: torch.Generator) -> torch.Tensor:
+    try:
+        from textdifuse_desktop.model.degrade_torch import degrade_batch
+    except ImportError:  # fall back to plain noise until the degradation module exists
+        sigma = torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=generator) * 0.08
+        return (x + sigma * torch.randn(x.shape, device=x.device, generator=generator)).clamp(0, 1)
+    return degrade_batch(x, mods, generator).clamp(0, 1)  # type: ignore[union-attr]
+
+
+class Stage:
+    """One optimisation stage: params, AdamW, warm-up + cosine LR, EMA, time budget, checkpoints."""
+
+    def __init__(self, name: str, ctx: Context, params: list[torch.nn.Parameter], lr: float,
+                 iters: int | None, budget: float | None):
+        self.name, self.ctx, self.params, self.lr = name, ctx, params, lr
+        self.opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0 if name == "B" else 0.01)
+        self.ema = [p.detach().clone() for p in params]
+        self.total = iters if iters else (None if budget else 1000)
+        self.budget = budget
+        self.iteration = 0
+        self.seconds = 0.0
+
+    def lr_at(self, it: int) -> float:
+        total = self.total or 10**9
+        warm = min(50, max(1, total // 20))
+        return self.lr * min(1.0, (it + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(it / total, 1.0)))
+
+    def run(self, loss_fn: Callable[[], tuple[torch.Tensor, dict[str, float]]]) -> None:
+        ctx = self.ctx
+        bar = None
+        if ctx.rank == 0 and ctx.cfg.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.total, initial=self.iteration, desc=f"stage {self.name}", dynamic_ncols=True)
+        start = time.perf_counter() - self.seconds
+        while self.total is None or self.iteration < self.total:
+            for group in self.opt.param_groups:
+                group["lr"] = self.lr_at(self.iteration)
+            loss, parts = loss_fn()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+            self.opt.step()
+            decay = min(ctx.cfg.ema, (1 + self.iteration) / (10 + self.iteration))
+            with torch.no_grad():
+                torch._foreach_lerp_(self.ema, [p.detach() for p in self.params], 1 - decay)
+            self.iteration += 1
+            self.seconds = time.perf_counter() - start
+            if self.total is None and self.iteration == PROBE_ITERS:
+                self._size_to_budget()
+                if bar is not None:
+                    bar.total = self.total
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(loss):.4f}")
+            if ctx.rank == 0 and self.iteration % ctx.cfg.log_every == 0:
+                ctx.log_line({"stage": self.name, "it": self.iteration, "loss": float(loss), **parts,
+                              "lr": self.lr_at(self.iteration - 1), "sec": round(self.seconds, 2)})
+            if self.iteration % ctx.cfg.ckpt_every == 0:
+                ctx.checkpoint()
+        if bar is not None:
+            bar.close()
+
+    def _size_to_budget(self) -> None:
+        per_iter = self.seconds / self.iteration
+        total = max(self.iteration + 1, int((self.budget or 0) / per_iter))
+        if self.ctx.world > 1:
+            tensor = torch.tensor([total], device=self.ctx.device)
+            torch.distributed.broadcast(tensor, 0)
+            total = int(tensor.item())
+        self.total = total
+        log.info("stage %s: %.3f s/iter -> %d iterations in %.0f s", self.name, per_iter, total, self.budget)
+
+    def state(self) -> dict[str, Any]:
+        return {"iteration": self.iteration, "total": self.total, "seconds": self.seconds}
+
+    def apply_ema(self) -> None:
+        with torch.no_grad():
+            for p, e in zip(self.params, self.ema):
+                p.copy_(e)
+
+
+class Context:
+    """Shared state of a run (device, DDP, network, data, checkpointing)."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.rank, self.world, local = 0, 1, 0
+        if cfg.ddp:
+            import torch.distributed as dist
+
+            backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
+            dist.init_process_group(backend=backend)
+            self.rank, self.world = dist.get_rank(), dist.get_world_size()
+            local = int(os.environ.get("LOCAL_RANK", 0))
+        if cfg.device == "auto":
+            self.device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
+        else:
+            self.device = torch.device(cfg.device if not cfg.ddp or cfg.device == "cpu" else f"cuda:{local}")
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+            torch.backends.cudnn.benchmark = True
+        torch.manual_seed(cfg.seed + self.rank)
+        self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1000 * self.rank)
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        model_cfg = {**(tiny_config() if cfg.tiny else {}), **cfg.model, "prediction_type": cfg.prediction_type}
+        self.net: FusionDiffusionNet = build_model(model_cfg).to(self.device)
+        if self.device.type == "cuda":
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.sampler = DDIMSampler(prediction_type=cfg.prediction_type)
+        self.stages: dict[str, Stage] = {}
+        self.started = time.time()
+
+    def autocast(self) -> Any:
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+
+    def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        if self.world == 1:
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(module, device_ids=ids)
+
+    def log_line(self, record: dict[str, Any]) -> None:
+        with open(self.out / "losses.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def checkpoint(self) -> None:
+        """Resume checkpoint: weights + EMA (safetensors), optimiser state (torch.save, never loaded as weights)."""
+        if self.rank != 0:
+            return
+        tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        for name, stage in self.stages.items():
+            tensors |= {f"ema{name}.{i}": e.detach().cpu().contiguous() for i, e in enumerate(stage.ema)}
+        save_file(tensors, str(self.out / "resume.safetensors.tmp"))
+        os.replace(self.out / "resume.safetensors.tmp", self.out / "resume.safetensors")
+        torch.save({n: s.opt.state_dict() for n, s in self.stages.items()}, self.out / "resume_optim.pt.tmp")
+        os.replace(self.out / "resume_optim.pt.tmp", self.out / "resume_optim.pt")
+        state = {"config": asdict(self.cfg), "stages": {n: s.state() for n, s in self.stages.items()}}
+        (self.out / "resume.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+
+    def restore(self, stage: Stage) -> None:
+        state_path = self.out / "resume.json"
+        if not (self.cfg.resume and state_path.is_file()):
+            return
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        tensors = load_file(str(self.out / "resume.safetensors"))
+        self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        saved = state["stages"].get(stage.name)
+        if saved is None:
+            return
+        stage.iteration, stage.total, stage.seconds = saved["iteration"], saved["total"], saved["seconds"]
+        for i, e in enumerate(stage.ema):
+            e.copy_(tensors[f"ema{stage.name}.{i}"])
+        optim = torch.load(self.out / "resume_optim.pt", map_location=self.device, weights_only=True)
+        stage.opt.load_state_dict(optim[stage.name])
+        log.info("resumed stage %s at iteration %d", stage.name, stage.iteration)

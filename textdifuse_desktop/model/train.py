@@ -1,0 +1,243 @@
+"""Two-stage training of the compact Text-DiFuse model (method.md §4 and §10.5).
+
+* **Stage A** (restoration diffusion): single-modality Y crops from every modality, degraded on the fly
+  (``degrade_batch``, on the GPU when there is one); the network restores the clean crop from
+  ``concat(x_t, degraded)``.  Loss: MSE on the prediction (x0 or v) + a small L1 on the x0 estimate.
+  Half of the timesteps are drawn from the few-step inference grids (1, 2, 4, 8 steps), half uniformly.
+* **Stage B** (fusion control): encoder and decoder frozen, only the FCM is trained on the x0 estimate with
+  ``L_int = |x0 - max(a, b)|`` + ``grad_weight * |S(x0) - max(S(a), S(b))|`` (Sobel magnitude); targets
+  from the CLEAN sources, inputs degraded.  The noisy state is the sampler's own: a no-grad rollout of
+  0..n-1 DDIM steps from noise, then one graded step (a share of batches uses teacher-forced ``q_sample``).
+
+Run ``python -m textdifuse_desktop.model.train --help`` (the same options as ``textdifuse train``); under
+torchrun add ``--ddp``.  Only torch, numpy, Pillow, safetensors and tqdm are needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textdifuse_desktop.model._trainer import Context, Stage, TrainConfig, _degrade, fusion_loss
+from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
+from textdifuse_desktop.model.network import count_parameters
+from textdifuse_desktop.model.sampler import DDIMSampler
+from textdifuse_desktop.model.weights import WEIGHTS_NAME, save_model
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TrainConfig", "train", "add_arguments", "config_from_args", "main"]
+
+
+def _grid_timesteps() -> torch.Tensor:
+    sampler = DDIMSampler()
+    grid = set()
+    for n in (1, 2, 4, 8):
+        sampler.set_timesteps(n)
+        grid |= {int(t) for t in sampler.timesteps}
+    return torch.tensor(sorted(grid))
+
+
+def _stage_a(ctx: Context, data: CropSampler) -> Stage:
+    cfg, net, sampler = ctx.cfg, ctx.net, ctx.sampler
+    for p in net.parameters():
+        p.requires_grad_(False)
+    params = net.denoiser_parameters()
+    for p in params:
+        p.requires_grad_(True)
+    stage = Stage("A", ctx, params, cfg.lr_a, cfg.iters_a, cfg.time_budget_a)
+    ctx.stages["A"] = stage
+    ctx.restore(stage)
+    model = ctx.wrap(net)
+    grid = _grid_timesteps().to(ctx.device)
+    fmt = torch.channels_last if ctx.device.type == "cuda" else torch.contiguous_format
+
+    def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
+        clean, mods = data.sample_single(cfg.batch_a)
+        cond = _degrade(clean, mods, ctx.generator) * 2 - 1
+        x0 = clean * 2 - 1
+        n = x0.shape[0]
+        t = torch.randint(0, sampler.num_train_timesteps, (n,), device=ctx.device, generator=ctx.generator)
+        on_grid = torch.rand(n, device=ctx.device, generator=ctx.generator) < 0.5
+        t = torch.where(on_grid, grid[torch.randint(0, len(grid), (n,), device=ctx.device,
+                                                     generator=ctx.generator)], t)
+        noise = torch.randn(x0.shape, device=ctx.device, generator=ctx.generator)
+        x_t = sampler.q_sample(x0, t, noise)
+        with ctx.autocast():
+            out = model(x_t.contiguous(memory_format=fmt), t.float(), cond.contiguous(memory_format=fmt)).float()
+        mse = ((out - sampler.training_target(x0, t, noise)) ** 2).mean()
+        l1 = (sampler.predict_x0(out, t, x_t) - x0).abs().mean()
+        return mse + cfg.l1_weight * l1, {"mse": float(mse), "l1": float(l1)}
+
+    stage.run(loss_fn)
+    stage.apply_ema()
+    ctx.checkpoint()
+    return stage
+
+
+def _stage_b(ctx: Context, data: CropSampler) -> Stage:
+    cfg, net = ctx.cfg, ctx.net
+    for p in net.parameters():
+        p.requires_grad_(False)
+    params = net.fcm_parameters()
+    for p in params:
+        p.requires_grad_(True)
+    stage = Stage("B", ctx, params, cfg.lr_b, cfg.iters_b, cfg.time_budget_b)
+    ctx.stages["B"] = stage
+    ctx.restore(stage)
+    net.eval()  # frozen parts: GroupNorm only, but keep the convention
+    model = ctx.wrap(net)
+    sampler = DDIMSampler(prediction_type=cfg.prediction_type)
+    rng = np.random.default_rng(cfg.seed + 7 + ctx.rank)
+
+    def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
+        a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_b)
+        cond_a = _degrade(a, mods_a, ctx.generator) * 2 - 1
+        cond_b = _degrade(b, mods_b, ctx.generator) * 2 - 1
+        n_steps = int(rng.choice(cfg.rollout_steps))
+        sampler.set_timesteps(n_steps)
+        k = int(rng.integers(0, n_steps))
+        t_k = int(sampler.timesteps[k])
+        if rng.random() < cfg.teacher_forcing:
+            noise = torch.randn(a.shape, device=ctx.device, generator=ctx.generator)
+            target = torch.maximum(a, b) * 2 - 1
+            x = sampler.q_sample(target, torch.full((a.shape[0],), t_k, device=ctx.device), noise)
+        else:
+            x = torch.randn(a.shape, device=ctx.device, generator=ctx.generator)
+            with torch.no_grad(), ctx.autocast():
+                for t in sampler.timesteps[:k]:
+                    tt = torch.full((a.shape[0],), float(t), device=ctx.device)
+                    x = sampler.step(net(x, tt, cond_a, cond_b).float(), int(t), x).prev_sample
+        tt = torch.full((a.shape[0],), float(t_k), device=ctx.device)
+        with ctx.autocast():
+            out = model(x, tt, cond_a, cond_b).float()
+        x0 = (sampler.predict_x0(out, t_k, x) + 1) / 2
+        loss, parts = fusion_loss(x0, a, b, cfg.grad_weight)
+        return loss, {**parts, "steps": n_steps, "k": k}
+
+    stage.run(loss_fn)
+    stage.apply_ema()
+    ctx.checkpoint()
+    return stage
+
+
+def _load_records(cfg: TrainConfig) -> list:  # type: ignore[type-arg]
+    if cfg.train_pack:
+        return load_pack(cfg.train_pack)
+    if cfg.data_root:
+        return load_pairs(cfg.data_root, "train", 360)
+    raise ValueError("give --train-pack or --data-root")
+
+
+def train(cfg: TrainConfig, command: str = "") -> Path | None:
+    """Run stage A then stage B; rank 0 writes ``<out>/model.safetensors`` + ``model_card.json``.
+
+    Returns the weights path (None on ranks other than 0).
+    """
+    ctx = Context(cfg)
+    records = _load_records(cfg)
+    t0 = time.perf_counter()
+    stage_a = _stage_a(ctx, CropSampler(records, cfg.crop_a, ctx.device, seed=cfg.seed + ctx.rank))
+    t_a = time.perf_counter() - t0
+    stage_b = _stage_b(ctx, CropSampler(records, cfg.crop_b, ctx.device, seed=cfg.seed + 100 + ctx.rank))
+    t_b = time.perf_counter() - t0 - t_a
+    if ctx.world > 1:
+        torch.distributed.barrier()
+    if ctx.rank != 0:
+        torch.distributed.destroy_process_group()
+        return None
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.task] = counts.get(r.task, 0) + 1
+    device_name = torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else platform.processor()
+    card = {
+        "name": "textdifuse-compact",
+        "description": "Compact re-implementation of Text-DiFuse (NeurIPS 2024): conditional restoration diffusion "
+                       "UNet with a per-level Fusion Control Module; fuses luminance only.",
+        "command": command or " ".join(sys.argv),
+        "training": {"config": asdict(cfg), "stage_a": stage_a.state(), "stage_b": stage_b.state(),
+                     "wall_seconds": {"stage_a": round(t_a, 1), "stage_b": round(t_b, 1)},
+                     "world_size": ctx.world, "device": str(ctx.device), "hardware": device_name,
+                     "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")},
+        "data": {"train_pairs": counts,
+                 "splits": "IR/VIS train = msrs_train + msrs_aux_rawir + RoadScene minus the 25 held-out names "
+                           "(smallest sha1 of the file name, see roadscene_test.txt); Harvard = splits/train.txt. "
+                           "Test: msrs_test, the 25 RoadScene names, Harvard splits/test.txt (never trained on)."},
+        "parameters_trainable": count_parameters(ctx.net),
+        "kappa": "OUR parameterisation: kappa maps multiply the FCM gates (1.0 = unchanged, clamped to 0.5..3)",
+        "metrics": {},
+        "intended_use": "Research and visual inspection; not a medical device.",
+        "license": "MIT (weights trained by the project on the listed data sets; check their licences)",
+    }
+    if ctx.world > 1:
+        torch.distributed.destroy_process_group()
+    weights = Path(cfg.out) / WEIGHTS_NAME
+    save_model(ctx.net.cpu(), ctx.sampler.config | {"num_inference_steps": 0, "timesteps": []}, weights, card)
+    log.info("wrote %s", weights)
+    return weights
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training options (shared by ``textdifuse train`` and ``python -m ...model.train``)."""
+    d = TrainConfig()
+    parser.add_argument("--out", default=d.out, help="run folder (weights, card, losses, resume checkpoint)")
+    parser.add_argument("--train-pack", help="packed training pairs (.npz from model.pack_data)")
+    parser.add_argument("--data-root", help="data root holding ir_vis/ and medical/harvard/ (instead of a pack)")
+    parser.add_argument("--prediction-type", choices=("x0", "v"), default=d.prediction_type)
+    parser.add_argument("--model-config", type=json.loads, default={}, help="JSON overrides of the network config")
+    parser.add_argument("--tiny", action="store_true", help="a tiny network (tests, smoke runs)")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--device", default=d.device)
+    parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel (launch with torchrun)")
+    for st in ("a", "b"):
+        parser.add_argument(f"--batch-{st}", type=int, default=getattr(d, f"batch_{st}"))
+        parser.add_argument(f"--crop-{st}", type=int, default=getattr(d, f"crop_{st}"))
+        parser.add_argument(f"--lr-{st}", type=float, default=getattr(d, f"lr_{st}"))
+        parser.add_argument(f"--iters-{st}", type=int, default=None)
+        parser.add_argument(f"--time-budget-{st}", type=float, default=None, help="seconds for this stage")
+    parser.add_argument("--l1-weight", type=float, default=d.l1_weight)
+    parser.add_argument("--grad-weight", type=float, default=d.grad_weight)
+    parser.add_argument("--teacher-forcing", type=float, default=d.teacher_forcing)
+    parser.add_argument("--rollout-steps", type=lambda s: tuple(int(v) for v in s.split(",")),
+                        default=d.rollout_steps, help="comma-separated step counts for stage-B rollouts")
+    parser.add_argument("--ema", type=float, default=d.ema)
+    parser.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
+    parser.add_argument("--log-every", type=int, default=d.log_every)
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/resume.*")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """A :class:`TrainConfig` from parsed :func:`add_arguments` options."""
+    names = {f.name for f in fields(TrainConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    values["model"] = args.model_config
+    values["progress"] = not args.no_progress
+    return TrainConfig(**values)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m textdifuse_desktop.model.train``."""
+    parser = argparse.ArgumentParser(description="Train the compact Text-DiFuse model (stage A + stage B).")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = "python -m textdifuse_desktop.model.train " + " ".join(argv if argv is not None else sys.argv[1:])
+    weights = train(config_from_args(args), command)
+    if weights is not None:
+        print(f"weights: {weights}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
