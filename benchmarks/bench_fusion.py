@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_fusion.py                     # full grid, CPU (+ CUDA if present)
     .venv/bin/python benchmarks/bench_fusion.py --sizes 640x480 --steps 4 --methods textdifuse
-    .venv/bin/python benchmarks/bench_fusion.py --rss-loop 100      # memory growth over a folder-like loop
+    .venv/bin/python benchmarks/bench_fusion.py --rss-loop 100 --sizes 256x256 --steps 4   # memory growth
 
 Each configuration runs in a fresh subprocess (peak RSS delta via
 ``resource.getrusage``; ``torch.cuda.max_memory_allocated`` on CUDA).  The
@@ -31,21 +31,27 @@ def _current_rss_mb() -> float:
     return float("nan")
 
 
-def rss_loop(n: int, weights: str | None, steps: int, size: tuple[int, int]) -> None:
-    """Fuse ``n`` different pairs in this process and print RSS every 10 pairs."""
+def rss_loop(n: int, weights: str | None, steps: int, size: tuple[int, int], device: str = "cpu") -> None:
+    """Fuse ``n`` different pairs in this process and print RSS (and CUDA memory) every 10 pairs."""
     from textdifuse_desktop.fusion import FusionParams, FusionRequest
     from textdifuse_desktop.fusion.engine import fuse
     from textdifuse_desktop.model.weights import default_weights_path
 
     if weights is None and not default_weights_path().is_file():
         weights = random_weights()
-    params = FusionParams(steps=steps, device="cpu", weights=weights)
+    params = FusionParams(steps=steps, device=device, weights=weights)
     started = time.perf_counter()
     for index in range(n):
         a, b = synthetic_pair(*size, seed=index)
         fuse(FusionRequest(a, b, params))
         if index in (0, 9) or (index + 1) % 10 == 0:
-            print(f"pair {index + 1:4d}: RSS {_current_rss_mb():7.1f} MB  ({time.perf_counter() - started:.1f} s)")
+            extra = ""
+            if device.startswith("cuda"):
+                import torch
+
+                extra = f", CUDA allocated {torch.cuda.memory_allocated() / 2**20:.1f} MB"
+            print(f"pair {index + 1:4d}: RSS {_current_rss_mb():7.1f} MB{extra}  ({time.perf_counter() - started:.1f} s)",
+                  flush=True)
 
 
 def main() -> int:
@@ -59,7 +65,9 @@ def main() -> int:
     parser.add_argument("--rss-loop", type=int, default=0, help="fuse N pairs in one process and print RSS")
     args = parser.parse_args()
     if args.rss_loop:
-        rss_loop(args.rss_loop, args.weights, int(args.steps.split(",")[0]), (256, 256))
+        width, height = (int(v) for v in args.sizes.split(",")[0].split("x"))
+        rss_loop(args.rss_loop, args.weights, int(args.steps.split(",")[0]), (width, height),
+                 (args.devices or "cpu").split(",")[0])
         return 0
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     print(f"# fusion benchmark on {platform.processor() or platform.machine()}, python {platform.python_version()}")

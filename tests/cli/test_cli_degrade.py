@@ -40,7 +40,7 @@ def test_degrade_folder_end_to_end(src: Path, tmp_path: Path, capsys: pytest.Cap
     out = tmp_path / "out"
     assert main(["degrade", str(src), "-o", str(out), "--modality", "vis", "--seed", "4"]) == 0
     assert _digest(src) == before  # the source is untouched
-    assert sorted(p.name for p in out.iterdir()) == ["colour.png", "degradations.json", "deep.png", "grey.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["colour.png", "deep.png", "degradations.json", "grey.png"]
     for name in ("grey.png", "colour.png", "deep.png"):
         with PILImage.open(src / name) as a, PILImage.open(out / name) as b:
             assert (a.mode, a.size) == (b.mode, b.size)

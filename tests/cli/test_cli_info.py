@@ -56,3 +56,23 @@ def test_info_error_is_one_line_and_non_zero(tmp_path: Path, capsys: pytest.Capt
     errors = captured.err.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith("error: ") and "bad.txt" in errors[0]
     assert "ok.png" in captured.out  # later paths are still described
+
+
+def test_info_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import av
+
+    with av.open(str(tmp_path / "v.mp4"), "w") as container:
+        stream = container.add_stream("mpeg4", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 32, 16, "yuv420p"
+        for index in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((16, 32, 3), 20 * index, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    (info,) = _json(capsys, str(tmp_path / "v.mp4"))
+    assert info["kind"] == "video" and info["frames"] == 6 and info["frame_shape"] == [16, 32]
+    (frame,) = _json(capsys, "--frame", "2", str(tmp_path / "v.mp4"))
+    assert frame["kind"] == "2D image" and frame["shape"] == [16, 32]
+    assert main(["info", str(tmp_path / "v.mp4")]) == 0
+    assert "video" in capsys.readouterr().out

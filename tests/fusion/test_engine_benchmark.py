@@ -24,6 +24,6 @@ def test_run_benchmark_in_process_and_table() -> None:
 
 
 def test_benchmark_command_isolated(capsys) -> None:
-    code = main(["benchmark", "--methods", "mean", "--sizes", "32x32", "--repeats", "1"])
+    code = main(["benchmark", "--methods", "mean", "--sizes", "32x32", "--repeats", "1", "--devices", "cpu"])
     out = capsys.readouterr().out
     assert code == 0 and "| mean | cpu | 32x32 |" in out

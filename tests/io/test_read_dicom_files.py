@@ -35,14 +35,17 @@ def test_ct_small_is_in_hounsfield_units() -> None:
     assert np.array_equal(image.pixels, expected.astype(np.float32))
     assert image.spacing[:2] == pytest.approx((float(ds.PixelSpacing[1]), float(ds.PixelSpacing[0])))
     # LPS position (IPP) -> RAS: x and y change sign.
-    assert np.allclose(image.affine[:3, 3], [-float(ds.ImagePositionPatient[0]), -float(ds.ImagePositionPatient[1]),
-                                             float(ds.ImagePositionPatient[2])])
+    assert np.allclose(
+        image.affine[:3, 3],
+        [-float(ds.ImagePositionPatient[0]), -float(ds.ImagePositionPatient[1]), float(ds.ImagePositionPatient[2])],
+    )
     assert image.provenance.sop_instance_uids == (ds.SOPInstanceUID,)
     assert "PixelData" not in image.provenance.dicom_headers[0]
 
 
-@pytest.mark.parametrize("name", ["MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm",
-                                  "MR_small_bigendian.dcm"])
+@pytest.mark.parametrize(
+    "name", ["MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_bigendian.dcm"]
+)
 def test_compressed_transfer_syntaxes_match_uncompressed(name: str) -> None:
     reference = read_image(wheel_file("MR_small.dcm"))
     image = read_image(wheel_file(name))
@@ -162,10 +165,18 @@ def test_pet_suv_can_be_switched_off() -> None:
     ("edit", "tag_text"),
     [
         (lambda ds: delattr(ds, "PatientWeight"), "PatientWeight"),
-        (lambda ds: delattr(ds.RadiopharmaceuticalInformationSequence[0], "RadionuclideTotalDose"), "RadionuclideTotalDose"),
-        (lambda ds: delattr(ds.RadiopharmaceuticalInformationSequence[0], "RadiopharmaceuticalStartTime"),
-         "RadiopharmaceuticalStartTime"),
-        (lambda ds: delattr(ds.RadiopharmaceuticalInformationSequence[0], "RadionuclideHalfLife"), "RadionuclideHalfLife"),
+        (
+            lambda ds: delattr(ds.RadiopharmaceuticalInformationSequence[0], "RadionuclideTotalDose"),
+            "RadionuclideTotalDose",
+        ),
+        (
+            lambda ds: delattr(ds.RadiopharmaceuticalInformationSequence[0], "RadiopharmaceuticalStartTime"),
+            "RadiopharmaceuticalStartTime",
+        ),
+        (
+            lambda ds: delattr(ds.RadiopharmaceuticalInformationSequence[0], "RadionuclideHalfLife"),
+            "RadionuclideHalfLife",
+        ),
         (lambda ds: delattr(ds, "DecayCorrection"), "DecayCorrection"),
     ],
 )
@@ -187,3 +198,22 @@ def test_pet_decay_correction_admin_uses_the_injected_dose(tmp_path: Path) -> No
     ds.save_as(tmp_path / "admin.dcm")
     image = read_image(tmp_path / "admin.dcm")
     assert image.meta["suv_factor"] == pytest.approx(69734.4 / 178340011.59668)
+
+
+def test_pet_series_without_decay_correction_gets_per_slice_factors(tmp_path: Path) -> None:
+    folder = tmp_path / "pet"
+    folder.mkdir()
+    base = pydicom.dcmread(PET)
+    for k, time in enumerate(["152316.921", "153316.921"]):  # second slice acquired 600 s later
+        ds = pydicom.dcmread(PET)
+        ds.DecayCorrection, ds.AcquisitionTime = "NONE", time
+        ds.CorrectedImage = ["ATTN"]
+        ds.SOPInstanceUID = generate_uid()
+        ds.ImagePositionPatient = [float(v) for v in base.ImagePositionPatient[:2]] + [k * 5.0]
+        ds.save_as(folder / f"{k}.dcm")
+    image = read_image(folder)
+    factors = image.meta["suv_factor"]
+    assert isinstance(factors, list) and len(factors) == 2
+    assert factors[0] == pytest.approx(_hand_suv_factor(), rel=1e-9)
+    assert factors[1] / factors[0] == pytest.approx(2 ** (600 / 6586.2), rel=1e-9)
+    assert image.units == "SUV"

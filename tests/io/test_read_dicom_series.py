@@ -16,9 +16,20 @@ from textdifuse_desktop.io import read_image
 ROWS, COLS = 6, 5
 
 
-def write_slice(path: Path, *, series: str, position, orientation=(1, 0, 0, 0, 1, 0), spacing=(0.8, 0.6),
-                stored: np.ndarray, slope: float = 1.0, intercept: float = -1024.0, instance: int = 1,
-                study: str = "1.2.3.4", frame_of_reference: str = "1.2.3.5") -> str:
+def write_slice(
+    path: Path,
+    *,
+    series: str,
+    position,
+    orientation=(1, 0, 0, 0, 1, 0),
+    spacing=(0.8, 0.6),
+    stored: np.ndarray,
+    slope: float = 1.0,
+    intercept: float = -1024.0,
+    instance: int = 1,
+    study: str = "1.2.3.4",
+    frame_of_reference: str = "1.2.3.5",
+) -> str:
     """Write one CT slice; returns its SOPInstanceUID."""
     uid = generate_uid()
     meta = FileMetaDataset()
@@ -54,8 +65,19 @@ def oblique_orientation(angle_deg: float = 30.0) -> tuple[np.ndarray, np.ndarray
     return row, col / np.linalg.norm(col)
 
 
-def make_series(folder: Path, distances, *, row=(1, 0, 0), col=(0, 1, 0), origin=(10.0, -20.0, 5.0),
-                series: str | None = None, names=None, rng=None, slopes=None, instance_numbers=None) -> dict:
+def make_series(
+    folder: Path,
+    distances,
+    *,
+    row=(1, 0, 0),
+    col=(0, 1, 0),
+    origin=(10.0, -20.0, 5.0),
+    series: str | None = None,
+    names=None,
+    rng=None,
+    slopes=None,
+    instance_numbers=None,
+) -> dict:
     """Slices at ``distances`` (mm) along the normal; slice with distance d holds the value 100 + d."""
     folder.mkdir(parents=True, exist_ok=True)
     series = series or generate_uid()
@@ -71,8 +93,15 @@ def make_series(folder: Path, distances, *, row=(1, 0, 0), col=(0, 1, 0), origin
         stored = np.full((ROWS, COLS), value)
         stored[0, 0] = 0  # a marker pixel: its world position is checked through the affine
         number = instance_numbers[index] if instance_numbers else index + 1
-        uids[distance] = write_slice(folder / name, series=series, position=position, orientation=(*row, *col),
-                                     stored=stored, slope=slope, instance=number)
+        uids[distance] = write_slice(
+            folder / name,
+            series=series,
+            position=position,
+            orientation=(*row, *col),
+            stored=stored,
+            slope=slope,
+            instance=number,
+        )
     return {"series": series, "normal": normal, "row": row, "col": col, "origin": np.asarray(origin), "uids": uids}
 
 
@@ -161,3 +190,38 @@ def test_folder_without_dicom_is_a_read_error(tmp_path: Path) -> None:
     with pytest.raises(ReadError, match="no DICOM image files") as info:
         read_image(tmp_path / "x")
     assert str(tmp_path / "x") in str(info.value)
+
+
+def test_repeated_positions_pick_one_image_per_slice(tmp_path: Path) -> None:
+    # Two echoes per position: instance numbers 1..3 = first echo, 4..6 = second echo (value + 50).
+    folder = tmp_path / "echoes"
+    folder.mkdir()
+    for echo in range(2):
+        for k in range(3):
+            stored = np.full((ROWS, COLS), 1124 + 10 * k + 50 * echo)
+            write_slice(
+                folder / f"e{echo}_{k}.dcm",
+                series="1.2.3.77",
+                position=(0, 0, 3.0 * k),
+                stored=stored,
+                instance=1 + k + 3 * echo,
+            )
+    first = read_image(folder)
+    assert np.allclose(first.pixels[:, 1, 1], [100, 110, 120])
+    assert any("2 images per slice position" in w for w in first.meta["warnings"])
+    second = read_image(folder, frame=1)
+    assert np.allclose(second.pixels[:, 1, 1], [150, 160, 170])
+
+
+def test_gantry_tilt_gives_a_sheared_affine(tmp_path: Path) -> None:
+    folder = tmp_path / "tilt"
+    folder.mkdir()
+    tilt = np.radians(15.0)
+    positions = [(0.0, k * 5.0 * np.tan(tilt), k * 5.0) for k in range(4)]  # axial slices shifted in y
+    for k, position in enumerate(positions):
+        write_slice(folder / f"{k}.dcm", series="1.2.3.78", position=position, stored=np.full((ROWS, COLS), 1124 + k))
+    image = read_image(folder)
+    assert any("sheared by 15.0 degrees" in w for w in image.meta["warnings"])
+    for k, position in enumerate(positions):
+        world = image.affine @ np.array([0, 0, k, 1.0])
+        assert np.allclose(world[:3], LPS_TO_RAS[:3, :3] @ np.array(position), atol=1e-6)

@@ -18,13 +18,29 @@ from PIL import Image as PILImage
 from textdifuse_desktop.errors import ReadError, TextDifuseError, UnsupportedFormatError
 from textdifuse_desktop.io import available_readers, read_image
 
-SUFFIXES = [".dcm", ".nii", ".nii.gz", ".png", ".jpg", ".bmp", ".gif", ".tif", ".tiff", ".mp4", ".avi", ".mkv", "", ".txt"]
+SUFFIXES = [
+    ".dcm",
+    ".nii",
+    ".nii.gz",
+    ".png",
+    ".jpg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".mp4",
+    ".avi",
+    ".mkv",
+    "",
+    ".txt",
+]
 CT_SMALL = Path(pydicom.__file__).parent / "data" / "test_files" / "CT_small.dcm"
 
 
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Fail (instead of hanging) when the body runs longer than ``seconds``."""
+
     def _raise(signum, frame):  # noqa: ARG001
         raise TimeoutError(f"reader hung for more than {seconds} s")
 

@@ -189,3 +189,14 @@ def test_kappa_maps_of_one_slice_match_the_volume():
         np.testing.assert_array_equal(vol[3], sl)
     empty = RegionSet((8, 8)).kappa_maps()
     assert np.all(empty[0] == 1) and np.all(empty[1] == 1) and not empty[2].any()
+
+
+def test_for_image_uses_the_grid_and_affine():
+    from textdifuse_desktop.imaging.image import Image, affine_from_spacing
+
+    affine = affine_from_spacing((0.5, 0.5, 2.0))
+    volume = Image(np.zeros((4, 10, 12), np.float32), axes="ZYX", affine=affine)
+    rs = RegionSet.for_image(volume)
+    assert rs.shape == (4, 10, 12) and np.allclose(rs.affine, affine)
+    assert RegionSet.for_image(Image(np.zeros((10, 12, 3), np.float32), axes="YXC")).shape == (10, 12)
+    assert RegionSet.for_image(Image(np.zeros((5, 10, 12), np.float32), axes="TYX")).shape == (10, 12)

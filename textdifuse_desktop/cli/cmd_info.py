@@ -11,8 +11,14 @@ from typing import Any
 
 from textdifuse_desktop.errors import TextDifuseError
 
-_KINDS = {"YX": "2D image", "YXC": "2D image (colour)", "ZYX": "volume", "ZYXC": "volume (colour)",
-          "TYX": "frames", "TYXC": "frames (colour)"}
+_KINDS = {
+    "YX": "2D image",
+    "YXC": "2D image (colour)",
+    "ZYX": "volume",
+    "ZYXC": "volume (colour)",
+    "TYX": "frames",
+    "TYXC": "frames (colour)",
+}
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -21,15 +27,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "info",
         help="describe images, volumes, DICOM folders and videos",
         description="Print what the readers see: kind, modality, shape, spacing, orientation, value range, "
-                    "units, SUV/temperature availability and warnings.",
+        "units, SUV/temperature availability and warnings.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="file or DICOM folder")
     parser.add_argument("--series-uid", help="DICOM folder with several series: the one to read")
     parser.add_argument("--frame", type=int, help="frame of a 4D NIfTI, multi-page TIFF or video")
     parser.add_argument("--modality", help="override the modality (MR, CT, PT, NM, IR, VIS, OT)")
     parser.add_argument("--no-suv", action="store_true", help="keep PET in Bq/ml")
-    parser.add_argument("--temperature-scale", nargs=2, type=float, metavar=("GAIN", "OFFSET"),
-                        help="radiometric thermal image: degC = value * GAIN + OFFSET")
+    parser.add_argument(
+        "--temperature-scale",
+        nargs=2,
+        type=float,
+        metavar=("GAIN", "OFFSET"),
+        help="radiometric thermal image: degC = value * GAIN + OFFSET",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per path")
     parser.set_defaults(func=run)
     return parser
@@ -53,18 +64,34 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 def describe(obj: Any) -> dict[str, Any]:
     """A plain-dict summary of an Image or a VideoSequence (what ``info`` prints)."""
     if hasattr(obj, "frame_count") and hasattr(obj, "fps"):
-        return {"path": str(obj.path), "kind": "video", "modality": obj.modality, "frames": obj.frame_count,
-                "fps": round(obj.fps, 3), "frame_shape": list(obj.frame_shape),
-                "channels": "grey" if obj.is_grey else "RGB"}
+        return {
+            "path": str(obj.path),
+            "kind": "video",
+            "modality": obj.modality,
+            "frames": obj.frame_count,
+            "fps": round(obj.fps, 3),
+            "frame_shape": list(obj.frame_shape),
+            "channels": "grey" if obj.is_grey else "RGB",
+            "duration_s": round(obj.frame_count / obj.fps, 3) if obj.fps else None,
+            "warnings": [],
+        }
     low, high = obj.value_range()
     info: dict[str, Any] = {
-        "path": obj.provenance.source_paths[0] if len(obj.provenance.source_paths) == 1 else
-        str(Path(obj.provenance.source_paths[0]).parent) if obj.provenance.source_paths else "",
+        "path": obj.provenance.source_paths[0]
+        if len(obj.provenance.source_paths) == 1
+        else str(Path(obj.provenance.source_paths[0]).parent)
+        if obj.provenance.source_paths
+        else "",
         "source": obj.provenance.source_paths[0] if len(obj.provenance.source_paths) == 1 else "",
-        "kind": _KINDS.get(obj.axes, obj.axes), "reader": obj.provenance.reader, "modality": obj.modality,
-        "axes": obj.axes, "shape": list(obj.pixels.shape),
-        "spacing_xyz_mm": [round(s, 4) for s in obj.spacing], "orientation": obj.orientation,
-        "value_range": [round(low, 4), round(high, 4)], "units": obj.units or "(arbitrary)",
+        "kind": _KINDS.get(obj.axes, obj.axes),
+        "reader": obj.provenance.reader,
+        "modality": obj.modality,
+        "axes": obj.axes,
+        "shape": list(obj.pixels.shape),
+        "spacing_xyz_mm": [round(s, 4) for s in obj.spacing],
+        "orientation": obj.orientation,
+        "value_range": [round(low, 4), round(high, 4)],
+        "units": obj.units or "(arbitrary)",
         "window": [round(v, 3) for v in obj.window] if obj.window else None,
     }
     if len(obj.provenance.source_paths) > 1:
@@ -77,8 +104,11 @@ def describe(obj: Any) -> dict[str, Any]:
         info["suv"] = _suv_text(obj)
     if obj.modality == "IR" or obj.units == "degC":
         scale = obj.meta.get("temperature_scale")
-        info["temperature"] = (f"yes (degC = value * {scale[0]:g} + {scale[1]:g})" if scale
-                               else "no (pass --temperature-scale GAIN OFFSET or a <name>.json sidecar)")
+        info["temperature"] = (
+            f"yes (degC = value * {scale[0]:g} + {scale[1]:g})"
+            if scale
+            else "no (pass --temperature-scale GAIN OFFSET or a <name>.json sidecar)"
+        )
     for key in ("frame_count", "affine_source"):
         if key in obj.meta:
             info[key] = obj.meta[key]
@@ -105,11 +135,16 @@ def _print_text(info: dict[str, Any]) -> None:
         if key in ("path", "warnings"):
             continue
         if isinstance(value, list):
-            value = " x ".join(str(v) for v in value) if key in ("shape", "spacing_xyz_mm", "frame_shape") else \
-                " .. ".join(str(v) for v in value) if key == "value_range" else ", ".join(str(v) for v in value)
-        print(f"  {key:<14} {value}")
-    for warning in info["warnings"]:
-        print(f"  warning        {warning}")
+            value = (
+                " x ".join(str(v) for v in value)
+                if key in ("shape", "spacing_xyz_mm", "frame_shape")
+                else " .. ".join(str(v) for v in value)
+                if key == "value_range"
+                else ", ".join(str(v) for v in value)
+            )
+        print(f"  {key:<16} {value}")
+    for warning in info.get("warnings", []):
+        print(f"  warning          {warning}")
 
 
 def run(args: argparse.Namespace) -> int:

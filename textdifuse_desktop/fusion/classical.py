@@ -234,13 +234,16 @@ def _upsample(image: np.ndarray, shape: tuple[int, ...], factor: int) -> np.ndar
     return out
 
 
-def _guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, factor: int = 1) -> np.ndarray:
+def _guided_filter(
+    guide: np.ndarray, src: np.ndarray, radius: int, eps: float, factor: int = 1, *, full: bool = True
+) -> np.ndarray:
     """He et al.'s guided filter with a grey guide, fast variant for ``factor`` > 1.
 
     ``src`` lives on the ``guide[::factor, ::factor]`` grid.  The linear
     coefficients are computed there with the radius divided by ``factor``
     and upsampled bilinearly (He & Sun 2015); the full-resolution guide
-    keeps the edges sharp.
+    keeps the edges sharp.  ``full=False`` returns the output on the coarse
+    grid instead (for maps that are smooth anyway).
     """
     g = guide[::factor, ::factor] if factor > 1 else guide
     radius = max(1, round(radius / factor))
@@ -250,6 +253,8 @@ def _guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, 
     coef_a = cov_gp / (var_g + np.float32(eps))
     coef_b = mean_p - coef_a * mean_g
     mean_a, mean_b = _box(coef_a, radius), _box(coef_b, radius)
+    if not full:
+        return mean_a * g + mean_b
     if factor > 1:
         mean_a = _upsample(mean_a, guide.shape, factor)
         mean_b = _upsample(mean_b, guide.shape, factor)
@@ -272,11 +277,17 @@ def _guided_fusion(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     brighter = np.sign(guides[0][sub] - guides[1][sub]) * np.float32(0.5) + np.float32(0.5)
     winner_a = np.where(flat, brighter, saliency[0] >= saliency[1]).astype(np.float32)
     masks = (winner_a, np.float32(1.0) - winner_a)
-    w_base = [np.maximum(_guided_filter(g, m[::2, ::2] if small else m, 45, 0.3, 4 if small else 1), 0.0)
+    # The base weights (r=45, eps=0.3) are smooth: normalise them on the
+    # quarter grid and upsample the one normalised map.
+    w_base = [np.maximum(_guided_filter(g, m[::2, ::2] if small else m, 45, 0.3, 4 if small else 1, full=False), 0.0)
               for g, m in zip(guides, masks)]
+    share_base = _share(w_base)
+    if small:
+        share_base = _upsample(share_base, a.shape, 4)
     w_detail = [np.maximum(_guided_filter(g, m, 7, 1e-6, factor), 0.0) for g, m in zip(guides, masks)]
-    base = _weighted(bases, w_base)
-    detail = _weighted([g - bs for g, bs in zip(guides, bases)], w_detail)
+    base = bases[1] + share_base * (bases[0] - bases[1])
+    detail_a, detail_b = guides[0] - bases[0], guides[1] - bases[1]
+    detail = detail_b + _share(w_detail) * (detail_a - detail_b)
     return (base + detail) * np.float32(255.0)
 
 
@@ -292,9 +303,9 @@ def _smooth_saliency(edges: np.ndarray, half: bool) -> np.ndarray:
     return _box(_box(edges, 5), 5)
 
 
-def _weighted(layers: list[np.ndarray], weights: list[np.ndarray]) -> np.ndarray:
+def _share(weights: list[np.ndarray]) -> np.ndarray:
+    """Normalised weight of the first source, ``w_a / (w_a + w_b)``; 0.5 where both vanish."""
     total = weights[0] + weights[1]
-    # where both weights vanish, fall back to the average rather than dividing by zero
-    w0 = np.full_like(total, 0.5)
-    np.divide(weights[0], total, out=w0, where=total > 1e-6)
-    return layers[1] + w0 * (layers[0] - layers[1])
+    share = np.full_like(total, 0.5)
+    np.divide(weights[0], total, out=share, where=total > 1e-6)
+    return share

@@ -34,10 +34,7 @@ def _frames(source: Any) -> Iterator[Image]:
     if isinstance(source, Image):
         while True:
             yield source
-    elif hasattr(source, "frame") and getattr(source, "frame_count", None):
-        for index in range(int(source.frame_count)):
-            yield source.frame(index)
-    else:
+    else:  # VideoSequence iterates with its own sequential decoder (no seeking)
         yield from iter(source)
 
 

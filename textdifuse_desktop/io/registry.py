@@ -68,10 +68,11 @@ def read_image(path: PathLike, **options: Any) -> Any:
             failures.append(f"{reader.name}: {error.reason}")
     if not claimed:
         names = ", ".join(reader.name for reader in available_readers())
+        kind = f"'{path.suffix}' files" if path.suffix else "files without a known suffix or signature"
         raise UnsupportedFormatError(
-            "no reader supports this file",
+            f"no reader supports {kind}",
             path=path,
-            hint=f"supported: {names}; tried by suffix and content",
+            hint=f"readers tried by suffix and content: {names}",
         )
     if len(errors) == 1:
         raise errors[0]

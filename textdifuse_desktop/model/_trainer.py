@@ -70,7 +70,7 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     """Max-intensity + max-gradient loss on ``[0, 1]`` tensors; returns the loss and its parts."""
     l_int = (x0 - torch.maximum(a, b)).abs().mean()
     l_grad = (sobel_magnitude(x0) - torch.maximum(sobel_magnitude(a), sobel_magnitude(b))).abs().mean()
-    return l_int + grad_weight * l_grad, {"int": float(l_int), "grad": float(l_grad)}
+    return l_int + grad_weight * l_grad, {"int": float(l_int.detach()), "grad": float(l_grad.detach())}
 
 
 def _degrade(x: torch.Tensor, mods: list[str], generator: torch.Generator) -> torch.Tensor:
@@ -127,9 +127,9 @@ class Stage:
                     bar.total = self.total
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{float(loss):.4f}")
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
             if ctx.rank == 0 and self.iteration % ctx.cfg.log_every == 0:
-                ctx.log_line({"stage": self.name, "it": self.iteration, "loss": float(loss), **parts,
+                ctx.log_line({"stage": self.name, "it": self.iteration, "loss": float(loss.detach()), **parts,
                               "lr": self.lr_at(self.iteration - 1), "sec": round(self.seconds, 2)})
             if self.iteration % ctx.cfg.ckpt_every == 0:
                 ctx.checkpoint()

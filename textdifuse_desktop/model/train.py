@@ -77,7 +77,7 @@ def _stage_a(ctx: Context, data: CropSampler) -> Stage:
             out = model(x_t.contiguous(memory_format=fmt), t.float(), cond.contiguous(memory_format=fmt)).float()
         mse = ((out - sampler.training_target(x0, t, noise)) ** 2).mean()
         l1 = (sampler.predict_x0(out, t, x_t) - x0).abs().mean()
-        return mse + cfg.l1_weight * l1, {"mse": float(mse), "l1": float(l1)}
+        return mse + cfg.l1_weight * l1, {"mse": float(mse.detach()), "l1": float(l1.detach())}
 
     stage.run(loss_fn)
     stage.apply_ema()

@@ -21,9 +21,10 @@ TRUNCATE = 4.0
 
 
 def _feather_plane(mask: np.ndarray, sigma: float) -> np.ndarray:
-    distance = distance_transform_edt(~mask)
-    soft = np.exp(-0.5 * (distance / sigma) ** 2).astype(np.float32)
-    soft[distance > TRUNCATE * sigma] = 0.0
+    distance = distance_transform_edt(~mask).astype(np.float32)
+    soft = mask.astype(np.float32)
+    band = (distance > 0) & (distance <= TRUNCATE * sigma)
+    soft[band] = np.exp(-0.5 * (distance[band] / np.float32(sigma)) ** 2)
     return soft
 
 

@@ -26,14 +26,15 @@ import numpy as np
 from psygnal import Signal
 
 from textdifuse_desktop.errors import ImageDataError
+from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.session._undo import (
     BlockEdit,
     Command,
     ListEdit,
     PropertyEdit,
     UndoStack,
-    block_edit,
     bbox_of,
+    block_edit,
 )
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,16 @@ class RegionSet:
         self._stroke: list[BlockEdit] | None = None
         self._stroke_region: Region | None = None
         self._color_counter = 0
+
+    @classmethod
+    def for_image(cls, image: Image, **kwargs: object) -> RegionSet:
+        """An empty set on ``image``'s grid: ``(Z, H, W)`` for volumes, else ``(H, W)``.
+
+        Video frames (``TYX``) share one 2D set.
+        """
+        nz, ny, nx = image.grid_shape
+        shape = (nz, ny, nx) if image.is_volume else (ny, nx)
+        return cls(shape, affine=image.affine, **kwargs)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ list
     @property

@@ -86,8 +86,9 @@ def pixel_spacing(ds: Any) -> tuple[float, float] | None:
 
 def plane_from_dataset(ds: Any) -> PlaneGeometry | None:
     """Geometry of a single-frame image from its top-level tags, or None when absent."""
-    return _plane(ds.get("ImagePositionPatient"), ds.get("ImageOrientationPatient"),
-                  pixel_spacing(ds), ds.get("SliceThickness"))
+    return _plane(
+        ds.get("ImagePositionPatient"), ds.get("ImageOrientationPatient"), pixel_spacing(ds), ds.get("SliceThickness")
+    )
 
 
 def planes_from_multiframe(ds: Any, n_frames: int) -> list[PlaneGeometry] | None:
@@ -116,8 +117,12 @@ def planes_from_multiframe(ds: Any, n_frames: int) -> list[PlaneGeometry] | None
     source = ds
     if "ImagePositionPatient" not in ds and ds.get("DetectorInformationSequence"):
         source = ds.DetectorInformationSequence[0]
-    base = _plane(source.get("ImagePositionPatient"), source.get("ImageOrientationPatient"),
-                  pixel_spacing(ds), ds.get("SliceThickness"))
+    base = _plane(
+        source.get("ImagePositionPatient"),
+        source.get("ImageOrientationPatient"),
+        pixel_spacing(ds),
+        ds.get("SliceThickness"),
+    )
     if base is None:
         return None
     offsets = _vector(ds.get("GridFrameOffsetVector"), n_frames) if "GridFrameOffsetVector" in ds else None
@@ -126,8 +131,10 @@ def planes_from_multiframe(ds: Any, n_frames: int) -> list[PlaneGeometry] | None
         if not step:
             return None
         offsets = np.arange(n_frames, dtype=np.float64) * step
-    return [PlaneGeometry(base.position + off * base.normal, base.row_dir, base.col_dir,
-                          base.spacing, base.thickness) for off in offsets]
+    return [
+        PlaneGeometry(base.position + off * base.normal, base.row_dir, base.col_dir, base.spacing, base.thickness)
+        for off in offsets
+    ]
 
 
 def distances_along_normal(planes: list[PlaneGeometry]) -> np.ndarray:

@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 _MODALITY_MAP = {"MR": "MR", "CT": "CT", "PT": "PT", "NM": "NM", "SEG": "SEG"}
 
 
-def order_planes(planes: list[dg.PlaneGeometry], keys: list[Any], pick: int = 0) -> tuple[list[int], np.ndarray, list[str]]:
+def order_planes(
+    planes: list[dg.PlaneGeometry], keys: list[Any], pick: int = 0
+) -> tuple[list[int], np.ndarray, list[str]]:
     """Indices of ``planes`` sorted along the normal, one per position.
 
     When several planes share a position (echoes, phases, time points), the
@@ -79,8 +81,11 @@ def read_dicom_file(path: Path, **options: Any) -> Image:
             warnings += spacing_warnings + shear
             axes = "ZYXC" if colour else "ZYX"
         else:
-            if planes:
-                warnings.append("frames have different orientations; kept as a frame stack")
+            warnings.append(
+                "frames have different orientations; kept as a frame stack"
+                if planes
+                else "frames carry no slice positions; kept as a frame stack (TYX)"
+            )
             order = list(range(n))
             affine = dg.single_affine(dg.plane_from_dataset(ds), dg.pixel_spacing(ds))
             axes = "TYXC" if colour else "TYX"
@@ -149,8 +154,16 @@ def finish_image(
         dicom_headers=tuple(headers),
         description=str(first.get("SeriesDescription", "") or ""),
     )
-    return Image(pixels=pixels, axes=axes, affine=affine, modality=modality, units=units,
-                 window=window, provenance=provenance, meta=meta)
+    return Image(
+        pixels=pixels,
+        axes=axes,
+        affine=affine,
+        modality=modality,
+        units=units,
+        window=window,
+        provenance=provenance,
+        meta=meta,
+    )
 
 
 def _uid(ds: Any, keyword: str) -> str | None:
@@ -165,8 +178,14 @@ def _window(ds: Any) -> tuple[float, float] | None:
     return (center, width)
 
 
-def _pet_units(pixels: np.ndarray, axes: str, headers: list[Any], options: dict[str, Any],
-               meta: dict[str, Any], warnings: list[str]) -> tuple[str, float | None]:
+def _pet_units(
+    pixels: np.ndarray,
+    axes: str,
+    headers: list[Any],
+    options: dict[str, Any],
+    meta: dict[str, Any],
+    warnings: list[str],
+) -> tuple[str, float | None]:
     """Convert PET pixels to SUV in place when possible; returns (units, window scale)."""
     units_tag = str(headers[0].get("Units", "") or "").strip().upper()
     units = "Bq/ml" if units_tag == "BQML" else ("SUV" if units_tag == "GML" else "")

@@ -66,8 +66,11 @@ def _candidate_files(folder: Path) -> list[Path]:
                 continue
             files.append(Path(root) / name)
             if len(files) > MAX_FOLDER_FILES:
-                raise ReadError(f"folder holds more than {MAX_FOLDER_FILES} files", path=folder,
-                                hint="open the folder of one series")
+                raise ReadError(
+                    f"folder holds more than {MAX_FOLDER_FILES} files",
+                    path=folder,
+                    hint="open the folder of one series",
+                )
     return files
 
 
@@ -93,8 +96,11 @@ def _scan(folder: Path) -> tuple[list[tuple[Path, Any]], int]:
             continue
         found.append((file, header))
     if not found:
-        raise ReadError(f"no DICOM image files found among {len(files)} file(s)", path=folder,
-                        hint="the folder may hold non-image DICOM objects or other formats")
+        raise ReadError(
+            f"no DICOM image files found among {len(files)} file(s)",
+            path=folder,
+            hint="the folder may hold non-image DICOM objects or other formats",
+        )
     return found, skipped
 
 
@@ -105,7 +111,9 @@ def _describe(uid: str, members: list[tuple[Path, Any]]) -> str:
     return text + (f", '{description}')" if description else ")")
 
 
-def _choose_series(folder: Path, found: list[tuple[Path, Any]], series_uid: str | None) -> tuple[list[tuple[Path, Any]], list[str]]:
+def _choose_series(
+    folder: Path, found: list[tuple[Path, Any]], series_uid: str | None
+) -> tuple[list[tuple[Path, Any]], list[str]]:
     groups: dict[str, list[tuple[Path, Any]]] = defaultdict(list)
     for file, header in found:
         groups[str(header.get("SeriesInstanceUID", "") or "unknown")].append((file, header))
@@ -118,8 +126,10 @@ def _choose_series(folder: Path, found: list[tuple[Path, Any]], series_uid: str 
     warnings = []
     if len(ranked) > 1:
         others = "; ".join(_describe(uid, members) for uid, members in ranked[1:])
-        warnings.append(f"folder holds {len(ranked)} series; read the largest, {_describe(*ranked[0])}; "
-                        f"others: {others} (choose with series_uid=)")
+        warnings.append(
+            f"folder holds {len(ranked)} series; read the largest, {_describe(*ranked[0])}; "
+            f"others: {others} (choose with series_uid=)"
+        )
     return ranked[0][1], warnings
 
 
@@ -139,14 +149,19 @@ def read_dicom_folder(folder: Path, **options: Any) -> Image:
         return _read_frame_stack(folder, members, warnings, options)
     stacks: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for index, ((_, header), plane) in enumerate(zip(members, planes)):
-        key = (int(header.get("Rows", 0)), int(header.get("Columns", 0)),
-               tuple(np.round(np.concatenate([plane.row_dir, plane.col_dir]), 3)),  # type: ignore[union-attr]
-               tuple(np.round(plane.spacing, 4)))  # type: ignore[union-attr]
+        key = (
+            int(header.get("Rows", 0)),
+            int(header.get("Columns", 0)),
+            tuple(np.round(np.concatenate([plane.row_dir, plane.col_dir]), 3)),  # type: ignore[union-attr]
+            tuple(np.round(plane.spacing, 4)),
+        )  # type: ignore[union-attr]
         stacks[key].append(index)
     chosen = max(stacks.values(), key=len)
     if len(stacks) > 1:
-        warnings.append(f"series mixes {len(stacks)} orientations or image sizes; read the largest stack "
-                        f"({len(chosen)} of {len(members)} files)")
+        warnings.append(
+            f"series mixes {len(stacks)} orientations or image sizes; read the largest stack "
+            f"({len(chosen)} of {len(members)} files)"
+        )
     members = [members[i] for i in chosen]
     stack_planes = [planes[i] for i in chosen]
     keys = [(_instance_number(h), str(f)) for f, h in members]
@@ -180,21 +195,26 @@ def _load_pixels(ordered: list[tuple[Path, Any]]) -> tuple[np.ndarray, list[Any]
             colour = frame.ndim == 3
             pixels = np.empty((len(ordered),) + frame.shape, dtype=np.float32)
         if frame.shape != pixels.shape[1:]:
-            raise ReadError(f"image size {frame.shape} differs from the rest of the series {pixels.shape[1:]}", path=file)
+            raise ReadError(
+                f"image size {frame.shape} differs from the rest of the series {pixels.shape[1:]}", path=file
+            )
         pixels[index] = frame if colour else df.rescale_frame(frame, ds, 0, file)
         headers.append(header)
     assert pixels is not None  # ordered is never empty
     return pixels, headers, colour
 
 
-def _read_frame_stack(folder: Path, members: list[tuple[Path, Any]], warnings: list[str], options: dict[str, Any]) -> Image:
+def _read_frame_stack(
+    folder: Path, members: list[tuple[Path, Any]], warnings: list[str], options: dict[str, Any]
+) -> Image:
     """Files without ImagePositionPatient: a frame stack ordered by InstanceNumber."""
     ordered = sorted(members, key=lambda item: (_instance_number(item[1]), str(item[0])))
     warnings = warnings + ["files have no ImagePositionPatient; ordered by InstanceNumber as a frame stack"]
     pixels, headers, colour = _load_pixels(ordered)
     affine = dg.single_affine(None, dg.pixel_spacing(headers[0]))
-    return finish_image(pixels, "TYXC" if colour else "TYX", affine, headers,
-                        [str(f) for f, _ in ordered], warnings, options)
+    return finish_image(
+        pixels, "TYXC" if colour else "TYX", affine, headers, [str(f) for f, _ in ordered], warnings, options
+    )
 
 
 def _with_warnings(image: Image, warnings: list[str]) -> Image:

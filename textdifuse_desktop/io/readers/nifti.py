@@ -76,8 +76,13 @@ class NiftiReader:
         affine, source = _affine(img, warnings)
         modality = str(options.get("modality") or "OT").upper()
         units = "HU" if modality == "CT" else ""
-        meta: dict[str, Any] = {"affine_source": source, "frame_count": frame_count, "frame": frame,
-                                "nifti_shape": tuple(int(s) for s in img.shape), "warnings": warnings}
+        meta: dict[str, Any] = {
+            "affine_source": source,
+            "frame_count": frame_count,
+            "frame": frame,
+            "nifti_shape": tuple(int(s) for s in img.shape),
+            "warnings": warnings,
+        }
         description = _description(img)
         if description:
             meta["description"] = description
@@ -86,9 +91,16 @@ class NiftiReader:
         axes = "ZYX"
         if pixels.shape[0] == 1:
             pixels, axes = pixels[0], "YX"
-        return Image(pixels=pixels, axes=axes, affine=affine, modality=modality, units=units,
-                     window=_window(img), meta=meta,
-                     provenance=Provenance(source_paths=(str(path),), reader=self.name, description=description))
+        return Image(
+            pixels=pixels,
+            axes=axes,
+            affine=affine,
+            modality=modality,
+            units=units,
+            window=_window(img),
+            meta=meta,
+            provenance=Provenance(source_paths=(str(path),), reader=self.name, description=description),
+        )
 
 
 def _copy_volume(img: Any, path: Path, shape: tuple[int, ...], frame: int) -> np.ndarray:
@@ -99,31 +111,42 @@ def _copy_volume(img: Any, path: Path, shape: tuple[int, ...], frame: int) -> np
     if dtype.names:  # RGB24 / RGBA32
         raise ImageDataError("colour (RGB) NIfTI files are not supported", path=path, hint="convert to greyscale")
     if ni * nj * nk > MAX_VOXELS:
-        raise ImageDataError(f"volume of {ni}x{nj}x{nk} voxels is above the {MAX_VOXELS:.0e} voxel limit",
-                             path=path, hint="crop or downsample it first")
+        raise ImageDataError(
+            f"volume of {ni}x{nj}x{nk} voxels is above the {MAX_VOXELS:.0e} voxel limit",
+            path=path,
+            hint="crop or downsample it first",
+        )
     if not path.name.lower().endswith(".gz"):
         needed = int(img.header.get_data_offset()) + int(np.prod(img.shape, dtype=np.int64)) * dtype.itemsize
         if path.stat().st_size < needed:
-            raise ReadError(f"file is truncated ({path.stat().st_size} bytes, the header announces {needed})", path=path)
+            raise ReadError(
+                f"file is truncated ({path.stat().st_size} bytes, the header announces {needed})", path=path
+            )
     out = np.empty((nk, nj, ni), dtype=np.float32)
-    slab = max(1, _SLAB_BYTES // max(1, ni * nj * 8))
     try:
-        for k0 in range(0, nk, slab):
-            k1 = min(nk, k0 + slab)
-            index: tuple[Any, ...] = (slice(None), slice(None))
-            if len(img.shape) >= 3:
-                index += (slice(k0, k1),)
-            if len(img.shape) >= 4:
-                index += (frame,) + (0,) * (len(img.shape) - 4)
-            block = np.asarray(img.dataobj[index], dtype=np.float32)
-            if block.ndim == 2:
-                block = block[:, :, np.newaxis]
-            out[k0:k1] = block.transpose(2, 1, 0)
+        if len(img.shape) <= 3:
+            # Native-dtype read, then cast and scale in place in float32: never a float64 copy.
+            raw = np.asanyarray(img.dataobj.get_unscaled()).reshape(ni, nj, nk, order="F")
+            slope, inter = float(img.dataobj.slope), float(img.dataobj.inter)
+            out[...] = raw.T  # casting assignment: no temporary copy
+            del raw
+            if slope != 1.0:
+                out *= np.float32(slope)
+            if inter != 0.0:
+                out += np.float32(inter)
+        else:
+            # 4D: slabs of the chosen frame (nibabel scales each slab, in float64 at most 64 MB).
+            slab = max(1, _SLAB_BYTES // max(1, ni * nj * 8))
+            extra = (0,) * (len(img.shape) - 4)
+            for k0 in range(0, nk, slab):
+                block = img.dataobj[(slice(None), slice(None), slice(k0, k0 + slab), frame) + extra]
+                out[k0 : k0 + slab] = np.asarray(block, dtype=np.float32).T
     except MemoryError as error:
         raise ImageDataError("not enough memory for this volume", path=path) from error
     except Exception as error:  # truncated gzip streams, short files
-        raise ReadError(f"cannot read the voxel data ({type(error).__name__}: {error})", path=path,
-                        hint="the file may be truncated") from error
+        raise ReadError(
+            f"cannot read the voxel data ({type(error).__name__}: {error})", path=path, hint="the file may be truncated"
+        ) from error
     return out
 
 

@@ -89,7 +89,10 @@ def suv_factors(headers: list[Any]) -> SuvResult:
         return SuvResult([1.0] * len(headers), details={"units_tag": units})
     if units != "BQML":
         return SuvResult(None, f"Units (0054,1001) is {units or 'missing'!r}, not 'BQML'")
-    corrected = [str(v).upper() for v in (ds.get("CorrectedImage") or [])]
+    corrected_value = ds.get("CorrectedImage") or []
+    if isinstance(corrected_value, str):  # a single value is not a list in pydicom
+        corrected_value = [corrected_value]
+    corrected = [str(v).strip().upper() for v in corrected_value]
     if corrected and "ATTN" not in corrected:
         return SuvResult(None, "image is not attenuation corrected (CorrectedImage (0028,0051) lacks ATTN)")
     weight = _float(ds, "PatientWeight")
@@ -104,8 +107,12 @@ def suv_factors(headers: list[Any]) -> SuvResult:
         return SuvResult(None, "RadionuclideTotalDose (0018,1074) is missing or zero")
     half_life = _float(radio, "RadionuclideHalfLife")
     decay = str(ds.get("DecayCorrection", "") or "").strip().upper()
-    details: dict[str, Any] = {"weight_kg": weight, "dose_bq": dose, "half_life_s": half_life,
-                               "decay_correction": decay or "missing"}
+    details: dict[str, Any] = {
+        "weight_kg": weight,
+        "dose_bq": dose,
+        "half_life_s": half_life,
+        "decay_correction": decay or "missing",
+    }
     result = SuvResult(None, details=details)
     if decay == "ADMIN":
         result.factors = [weight * 1000.0 / dose] * len(headers)
@@ -116,7 +123,9 @@ def suv_factors(headers: list[Any]) -> SuvResult:
         return SuvResult(None, "RadionuclideHalfLife (0018,1075) is missing", details)
     injection = _injection_time(radio, ds)
     if injection is None:
-        return SuvResult(None, "RadiopharmaceuticalStartTime (0018,1072) / StartDateTime (0018,1078) is missing", details)
+        return SuvResult(
+            None, "RadiopharmaceuticalStartTime (0018,1072) / StartDateTime (0018,1078) is missing", details
+        )
     if decay == "START":
         reference = parse_dicom_datetime(ds.get("SeriesDate"), ds.get("SeriesTime"))
         acquisitions = [t for t in (_acquisition(h) for h in headers) if t is not None]

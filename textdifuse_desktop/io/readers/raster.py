@@ -59,8 +59,16 @@ class RasterReader:
         return _finish(path, pixels, meta, options)
 
 
-_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF8", "gif"), (b"BM", "bmp"),
-               (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"), (b"MM\x00+", "tiff"))
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF8", "gif"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),
+    (b"MM\x00+", "tiff"),
+)
 
 
 def _sniff(path: Path) -> str | None:
@@ -85,15 +93,24 @@ def _finish(path: Path, pixels: np.ndarray, meta: dict[str, Any], options: dict[
     if scale is not None:
         gain, offset = _parse_scale(scale, path)
         if axes != "YX":
-            raise ImageDataError("a temperature scale needs a single-channel (raw radiometric) image",
-                                 path=path, hint="colour thermal images carry no temperatures")
+            raise ImageDataError(
+                "a temperature scale needs a single-channel (raw radiometric) image",
+                path=path,
+                hint="colour thermal images carry no temperatures",
+            )
         pixels = pixels * np.float32(gain) + np.float32(offset)
         units, modality = "degC", "IR"
         meta["temperature_scale"] = (gain, offset)
     for warning in meta["warnings"]:
         log.warning("%s: %s", path, warning)
-    return Image(pixels=pixels, axes=axes, modality=modality, units=units, meta=meta,
-                 provenance=Provenance(source_paths=(str(path),), reader=RasterReader.name))
+    return Image(
+        pixels=pixels,
+        axes=axes,
+        modality=modality,
+        units=units,
+        meta=meta,
+        provenance=Provenance(source_paths=(str(path),), reader=RasterReader.name),
+    )
 
 
 def _check_size(path: Path, height: int, width: int) -> None:
@@ -101,7 +118,8 @@ def _check_size(path: Path, height: int, width: int) -> None:
         raise ImageDataError(
             f"image is {width}x{height} = {height * width / 1e6:.0f} megapixels, above the "
             f"{MAX_PIXELS / 1e6:.0f} megapixel limit",
-            path=path, hint="downsample it first (e.g. to half size)",
+            path=path,
+            hint="downsample it first (e.g. to half size)",
         )
 
 
@@ -128,8 +146,11 @@ def _read_pillow(path: Path, meta: dict[str, Any]) -> np.ndarray:
     except ImageDataError:
         raise
     except PILImage.DecompressionBombError as error:
-        raise ImageDataError(f"image is far above the {MAX_PIXELS / 1e6:.0f} megapixel limit", path=path,
-                             hint="downsample it first (e.g. to half size)") from error
+        raise ImageDataError(
+            f"image is far above the {MAX_PIXELS / 1e6:.0f} megapixel limit",
+            path=path,
+            hint="downsample it first (e.g. to half size)",
+        ) from error
     except UnidentifiedImageError as error:
         raise ReadError("not a readable image (unknown or corrupt content)", path=path) from error
     except MemoryError as error:
@@ -167,13 +188,15 @@ def _read_tiff(path: Path, page: int, meta: dict[str, Any]) -> np.ndarray:
             shape = tiff_page.shape
             if len(shape) < 2:
                 raise ReadError(f"unexpected TIFF page shape {shape}", path=path)
-            height, width = (shape[-3], shape[-2]) if tiff_page.samplesperpixel > 1 and tiff_page.planarconfig == 1 else shape[-2:]
+            height, width = (
+                (shape[-3], shape[-2]) if tiff_page.samplesperpixel > 1 and tiff_page.planarconfig == 1 else shape[-2:]
+            )
             _check_size(path, int(height), int(width))
             array = tiff_page.asarray()
             if tiff_page.photometric == tifffile.PHOTOMETRIC.PALETTE and tiff_page.colormap is not None:
                 colormap = np.asarray(tiff_page.colormap, dtype=np.float32)
                 scale = 257.0 if colormap.max() > 255 else 1.0
-                array = (colormap[:, array].transpose(1, 2, 0) / scale)
+                array = colormap[:, array].transpose(1, 2, 0) / scale
             elif tiff_page.samplesperpixel > 1 and tiff_page.planarconfig == 2 and array.ndim == 3:
                 array = np.moveaxis(array, 0, -1)
             meta["source_dtype"] = str(tiff_page.dtype)

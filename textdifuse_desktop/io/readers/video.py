@@ -130,9 +130,13 @@ class VideoSequence:
         rgb = frame.to_ndarray(format="rgb24")
         pixels, axes = (rgb[..., 0], "YX") if self.is_grey else (rgb, "YXC")
         time_s = float(frame.pts * self._time_base) if frame.pts is not None and self._time_base else index / self.fps
-        return Image(pixels=pixels, axes=axes, modality=self.modality,
-                     meta={"frame_index": index, "time_s": time_s, "fps": self.fps, "warnings": []},
-                     provenance=Provenance(source_paths=(str(self.path),), reader="video"))
+        return Image(
+            pixels=pixels,
+            axes=axes,
+            modality=self.modality,
+            meta={"frame_index": index, "time_s": time_s, "fps": self.fps, "warnings": []},
+            provenance=Provenance(source_paths=(str(self.path),), reader="video"),
+        )
 
     def frame(self, index: int) -> Image:
         """Frame ``index`` (0-based) as a ``YX``/``YXC`` image with 0..255 values."""
@@ -147,7 +151,9 @@ class VideoSequence:
             except ReadError:
                 raise
             except Exception as error:  # av decode errors on damaged streams
-                raise ReadError(f"cannot decode frame {index} ({type(error).__name__}: {error})", path=self.path) from error
+                raise ReadError(
+                    f"cannot decode frame {index} ({type(error).__name__}: {error})", path=self.path
+                ) from error
         if frame is None:
             raise ReadError(f"frame {index} could not be decoded (truncated video?)", path=self.path)
         return self._to_image(frame, index)

@@ -30,6 +30,7 @@ in the pixels are not detected.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -133,7 +134,12 @@ def remap_uid(uid: str) -> str:
     """The replacement of ``uid``: the same input always gives the same output (per salt)."""
     if not uid or uid.startswith(STANDARD_UID_ROOT):
         return uid
-    return str(generate_uid(entropy_srcs=[_SALT, uid]))
+    return _hashed_uid(_SALT, uid)
+
+
+@functools.lru_cache(maxsize=65536)
+def _hashed_uid(salt: str, uid: str) -> str:
+    return str(generate_uid(entropy_srcs=[salt, uid]))
 
 
 def pseudonym(value: str) -> str:

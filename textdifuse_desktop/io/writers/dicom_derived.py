@@ -11,14 +11,17 @@ One single-frame instance per slice, in a folder ``IM_0001.dcm``...:
 * geometry: per-slice ImagePositionPatient, ImageOrientationPatient,
   PixelSpacing and SliceThickness from the image affine (RAS -> LPS);
 * values: unsigned 16-bit with ``RescaleSlope``/``RescaleIntercept`` so the
-  float values come back within slope/2 (integer data such as HU exactly);
+  float values come back within slope/2 (integer data such as HU exactly,
+  signed for CT).  The MR IOD has no Modality LUT, so dciodvfy warns about
+  the rescale in MR instances; it is kept because the values would be lost
+  without it (pydicom, dcm2niix and most viewers apply it) and left out
+  when the data are integers that fit uint16;
 * ``ImageType = DERIVED\\SECONDARY``, SourceImageSequence and
   ReferencedImageSequence to the reference slices, DerivationDescription.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from pathlib import Path
 
@@ -156,7 +159,7 @@ def build_derived_series(
 
     datasets: list[Dataset] = []
     for k in range(nz):
-        item = copy.deepcopy(template)
+        item = dc.clone_dataset(template)
         item.SOPInstanceUID = generate_uid()
         item.InstanceNumber = k + 1
         item.ImagePositionPatient = geometry["origin"](k)
