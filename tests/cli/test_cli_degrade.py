@@ -26,7 +26,7 @@ def src(tmp_path: Path) -> Path:
     PILImage.fromarray(grey).save(folder / "grey.png")
     rgb = np.stack([grey, 255 - grey, np.full_like(grey, 120)], axis=-1)
     PILImage.fromarray(rgb).save(folder / "colour.png")
-    PILImage.fromarray((grey.astype(np.uint16) * 200)).save(folder / "deep.png")
+    PILImage.fromarray(grey.astype(np.uint16) * 200).save(folder / "deep.png")
     (folder / "notes.txt").write_text("not an image")
     return folder
 

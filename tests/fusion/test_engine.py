@@ -139,3 +139,27 @@ def test_classical_methods_run_without_torch(method, rng) -> None:
     assert result.image.pixels.shape == (40, 52, 3) and result.weights_sha256 is None
     assert progress[-1].done == progress[-1].total == 1
     assert np.isfinite(result.image.pixels).all()
+
+
+def test_video_fusion_frames_still_image_and_cancel(rng, pixel_backend) -> None:
+    from textdifuse_desktop.fusion.engine import run_video_fusion
+
+    class Clip(list):
+        frame_count = property(lambda self: len(self))
+
+    frames_a = Clip(_grey(rng, (24, 32)) for _ in range(4))
+    frames_b = Clip(_colour(rng, (24, 32)) for _ in range(3))
+    progress, notes = [], []
+    out = list(run_video_fusion(frames_a, frames_b, FusionParams(steps=1), on_progress=progress.append,
+                                warnings=notes, backend=pixel_backend(steps=1)))
+    assert len(out) == 3 and out[0].shape == (24, 32, 3) and "fusing the first 3" in notes[0]
+    assert [p.done for p in progress] == [1, 2, 3] and progress[-1].total == 3
+    still = _grey(rng, (24, 32))
+    out = list(run_video_fusion(still, frames_b, backend=pixel_backend(steps=1)))
+    assert len(out) == 3
+    token = CancelToken()
+    gen = run_video_fusion(frames_a, still, cancel=token, backend=pixel_backend(steps=1))
+    next(gen)
+    token.cancel()
+    with pytest.raises(FusionCancelled):
+        next(gen)

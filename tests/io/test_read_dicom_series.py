@@ -225,3 +225,14 @@ def test_gantry_tilt_gives_a_sheared_affine(tmp_path: Path) -> None:
     for k, position in enumerate(positions):
         world = image.affine @ np.array([0, 0, k, 1.0])
         assert np.allclose(world[:3], LPS_TO_RAS[:3, :3] @ np.array(position), atol=1e-6)
+
+
+def test_images_at_one_position_form_a_frame_stack(tmp_path: Path) -> None:
+    folder = tmp_path / "cine"
+    folder.mkdir()
+    for phase in (3, 1, 2, 0):
+        write_slice(folder / f"p{phase}.dcm", series="1.2.3.79", position=(0, 0, 0),
+                    stored=np.full((ROWS, COLS), 1124 + phase), instance=phase + 1)
+    image = read_image(folder)
+    assert image.axes == "TYX" and np.allclose(image.pixels[:, 0, 1], [100, 101, 102, 103])
+    assert any("one position" in w for w in image.meta["warnings"])

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from textdifuse_desktop.errors import ImageDataError  # noqa: E402
-from textdifuse_desktop.imaging import degrade as np_degrade  # noqa: E402
-from textdifuse_desktop.imaging.degrade import MODALITIES, ORDER, MODALITY_GROUPS, DegradationOp  # noqa: E402
-from textdifuse_desktop.model.degrade_torch import apply_plan, degrade_batch  # noqa: E402
+from textdifuse_desktop.errors import ImageDataError
+from textdifuse_desktop.imaging import degrade as np_degrade
+from textdifuse_desktop.imaging.degrade import MODALITIES, MODALITY_GROUPS, ORDER, DegradationOp
+from textdifuse_desktop.model.degrade_torch import apply_plan, degrade_batch
 
 SHAPE = (29, 38)  # odd sizes on purpose
 

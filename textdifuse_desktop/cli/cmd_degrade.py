@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
 def _read(path: Path) -> tuple[Any, str]:
     """Pixels scaled to [0, 1] (HxW or HxWxC) and the PIL mode to write back."""
     import numpy as np
-    from PIL import Image as PILImage, UnidentifiedImageError
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
 
     from textdifuse_desktop.errors import ReadError
 

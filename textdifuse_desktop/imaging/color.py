@@ -113,9 +113,7 @@ def split_luma(image: Image) -> tuple[np.ndarray, np.ndarray | None]:
         image, and float32 ``(..., 2)`` Cb/Cr or ``None`` for grey images.
     """
     pixels = image.pixels
-    if image.has_channels and pixels.shape[-1] == 1:
-        pixels = pixels[..., 0]
-    elif image.has_channels and not is_colour(image):
+    if image.has_channels and (pixels.shape[-1] == 1 or not is_colour(image)):
         pixels = pixels[..., 0]
     if pixels.ndim == len(image.spatial_shape):
         return _to_0_255(pixels, image.window), None

@@ -144,19 +144,18 @@ def read_dicom_folder(folder: Path, **options: Any) -> Image:
         file = max(multi, key=lambda item: df.number_of_frames(item[1]))[0]
         warnings.append(f"series mixes {len(members)} files of which some are multi-frame; read only {file.name}")
         return _with_warnings(read_dicom_file(file, **options), warnings)
-    planes = [dg.plane_from_dataset(h) for _, h in members]
-    if any(plane is None for plane in planes):
-        return _read_frame_stack(folder, members, warnings, options)
+    maybe_planes = [dg.plane_from_dataset(h) for _, h in members]
+    planes = [plane for plane in maybe_planes if plane is not None]
+    if len(planes) != len(members):
+        why = "files have no ImagePositionPatient"
+        return _read_frame_stack(members, warnings + [f"{why}; ordered by InstanceNumber as a frame stack"], options)
     stacks: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for index, ((_, header), plane) in enumerate(zip(members, planes)):
-        key = (
-            int(header.get("Rows", 0)),
-            int(header.get("Columns", 0)),
-            tuple(np.round(np.concatenate([plane.row_dir, plane.col_dir]), 3)),  # type: ignore[union-attr]
-            tuple(np.round(plane.spacing, 4)),
-        )  # type: ignore[union-attr]
-        stacks[key].append(index)
+        stacks[_stack_key(header, plane)].append(index)
     chosen = max(stacks.values(), key=len)
+    if len(chosen) == 1 and len({(h.get("Rows"), h.get("Columns")) for _, h in members}) == 1:
+        why = "every file has its own orientation (radial or localizer images)"
+        return _read_frame_stack(members, warnings + [f"{why}; ordered by InstanceNumber as a frame stack"], options)
     if len(stacks) > 1:
         warnings.append(
             f"series mixes {len(stacks)} orientations or image sizes; read the largest stack "
@@ -164,10 +163,16 @@ def read_dicom_folder(folder: Path, **options: Any) -> Image:
         )
     members = [members[i] for i in chosen]
     stack_planes = [planes[i] for i in chosen]
+    distances = dg.distances_along_normal(stack_planes)
+    if len(members) > 1 and np.ptp(distances) < 1e-3:
+        why = f"all {len(members)} images lie at one position (a time series or repeated acquisition)"
+        return _read_frame_stack(
+            members, warnings + [f"{why}; ordered by InstanceNumber as a frame stack"], options, plane=stack_planes[0]
+        )
     keys = [(_instance_number(h), str(f)) for f, h in members]
-    order, distances, dup_warnings = order_planes(stack_planes, keys, int(options.get("frame") or 0))  # type: ignore[arg-type]
-    step, spacing_warnings = dg.analyse_spacing(distances, stack_planes[0].thickness)  # type: ignore[union-attr]
-    affine, shear = dg.stack_affine([stack_planes[i] for i in order], step)  # type: ignore[misc]
+    order, distances, dup_warnings = order_planes(stack_planes, keys, int(options.get("frame") or 0))
+    step, spacing_warnings = dg.analyse_spacing(distances, stack_planes[0].thickness)
+    affine, shear = dg.stack_affine([stack_planes[i] for i in order], step)
     warnings += dup_warnings + spacing_warnings + shear
     ordered = [members[i] for i in order]
     pixels, headers, colour = _load_pixels(ordered)
@@ -205,15 +210,27 @@ def _load_pixels(ordered: list[tuple[Path, Any]]) -> tuple[np.ndarray, list[Any]
 
 
 def _read_frame_stack(
-    folder: Path, members: list[tuple[Path, Any]], warnings: list[str], options: dict[str, Any]
+    members: list[tuple[Path, Any]],
+    warnings: list[str],
+    options: dict[str, Any],
+    plane: dg.PlaneGeometry | None = None,
 ) -> Image:
-    """Files without ImagePositionPatient: a frame stack ordered by InstanceNumber."""
+    """Files that do not form a volume: a ``TYX`` frame stack ordered by InstanceNumber."""
     ordered = sorted(members, key=lambda item: (_instance_number(item[1]), str(item[0])))
-    warnings = warnings + ["files have no ImagePositionPatient; ordered by InstanceNumber as a frame stack"]
     pixels, headers, colour = _load_pixels(ordered)
-    affine = dg.single_affine(None, dg.pixel_spacing(headers[0]))
-    return finish_image(
-        pixels, "TYXC" if colour else "TYX", affine, headers, [str(f) for f, _ in ordered], warnings, options
+    affine = dg.single_affine(plane, dg.pixel_spacing(headers[0]))
+    paths = [str(f) for f, _ in ordered]
+    return finish_image(pixels, "TYXC" if colour else "TYX", affine, headers, paths, warnings, options)
+
+
+def _stack_key(header: Any, plane: dg.PlaneGeometry) -> tuple[Any, ...]:
+    """Files that can share a volume have the same size, orientation and pixel spacing."""
+    orientation = np.round(np.concatenate([plane.row_dir, plane.col_dir]), 3)
+    return (
+        int(header.get("Rows", 0)),
+        int(header.get("Columns", 0)),
+        tuple(orientation),
+        tuple(np.round(plane.spacing, 4)),
     )
 
 
