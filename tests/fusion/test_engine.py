@@ -163,3 +163,16 @@ def test_video_fusion_frames_still_image_and_cancel(rng, pixel_backend) -> None:
     token.cancel()
     with pytest.raises(FusionCancelled):
         next(gen)
+
+
+def test_out_of_memory_at_smallest_tile_falls_back_to_cpu(rng, pixel_backend, monkeypatch) -> None:
+    from textdifuse_desktop.fusion import _model_backend
+
+    cpu_backend = pixel_backend(steps=1)
+    monkeypatch.setattr(_model_backend, "cpu_fallback", lambda backend, weights: cpu_backend)
+    a, b = _grey(rng, (200, 150)), _grey(rng, (200, 150))
+    result = fuse(FusionRequest(a, b, FusionParams(tile=512)), backend=pixel_backend(steps=1, oom_above=0))
+    assert any("falling back to the CPU" in w for w in result.warnings)
+    assert [w for w in result.warnings if "retrying" in w][-1].endswith("128px tiles")
+    assert cpu_backend.calls and max(cpu_backend.calls[0]["shape"][1:]) == 208  # CPU: the requested tile again
+    np.testing.assert_allclose(result.image.pixels, np.maximum(a.pixels, b.pixels), atol=1e-3)

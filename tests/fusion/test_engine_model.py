@@ -9,11 +9,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from textdifuse_desktop.errors import DeviceError, ModelLoadError  # noqa: E402
-from textdifuse_desktop.fusion import FusionParams, FusionRequest  # noqa: E402
-from textdifuse_desktop.fusion import _model_backend  # noqa: E402
-from textdifuse_desktop.fusion.engine import fuse  # noqa: E402
-from textdifuse_desktop.imaging.image import Image  # noqa: E402
+from textdifuse_desktop.errors import DeviceError, ModelLoadError
+from textdifuse_desktop.fusion import (
+    FusionParams,
+    FusionRequest,
+    _model_backend,
+)
+from textdifuse_desktop.fusion.engine import fuse
+from textdifuse_desktop.imaging.image import Image
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def tiny_weights(tmp_path_factory) -> Path:
 
 
 def _pair(rng, shape=(37, 53)):
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    xx = np.mgrid[: shape[0], : shape[1]][1]
     a = Image((np.sin(xx / 5.0) * 100 + 120).astype(np.float32), modality="IR")
     b = Image(np.clip(rng.normal(128, 40, (*shape, 3)), 0, 255).astype(np.float32), axes="YXC", modality="VIS")
     return a, b

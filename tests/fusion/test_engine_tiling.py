@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -41,7 +43,7 @@ def test_tile_spans_cover_with_overlap_and_balanced_sizes(length) -> None:
     size = spans[0][1]
     assert all(sz == size for _, sz in spans) and size <= 256 and size % 16 == 0
     assert starts[0] == 0 and starts[-1] + size == length
-    assert all(b - a <= size - 31 for a, b in zip(starts, starts[1:]))  # overlap >= 32 (rounding: 31)
+    assert all(b - a <= size - 31 for a, b in itertools.pairwise(starts))  # overlap >= 32 (rounding: 31)
     assert len(spans) == -(-(length - 32) // (256 - 32))  # the fewest tiles
     assert tile_spans(100, 256, 32, 16) == [(0, 100)]
 

@@ -55,6 +55,7 @@ def test_cancel_token_across_threads() -> None:
 
 
 def test_fusion_package_import_is_torch_free() -> None:
-    code = "import sys, textdifuse_desktop.fusion; print('torch' in sys.modules)"
+    code = ("import sys, textdifuse_desktop.fusion, textdifuse_desktop.fusion.engine, "
+            "textdifuse_desktop.fusion.video, textdifuse_desktop.fusion.benchmark; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -28,6 +28,8 @@ def test_classical_fusion_fills_fused_pane_and_cache(make_window, qtbot) -> None
     a_rect, f_rect = window.panes["a"].view_box.viewRect(), fused.view_box.viewRect()
     assert a_rect.center().x() == pytest.approx(f_rect.center().x())
     assert a_rect.center().y() == pytest.approx(f_rect.center().y())
+    assert window.display_panel.layout_mode == "stacked"  # 640x480: A/B stacked, fused large
+    assert fused.view_box.width() > window.panes["a"].view_box.width()
     assert window.fusion_panel.run_button.isEnabled() and not window.fusion_panel.cancel_button.isEnabled()
     assert not window.controller.last_from_cache
     # Same parameters again: served from the cache without a worker.

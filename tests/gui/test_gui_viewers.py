@@ -14,22 +14,35 @@ from textdifuse_desktop.gui.viewers.linking import ViewLinker
 from conftest import make_volume  # noqa: I001 - tests/gui/conftest.py helpers
 
 
+def _pan(pane, x_range, y_range) -> None:
+    """Set the range as a mouse pan/zoom would (pyqtgraph emits sigRangeChangedManually)."""
+    pane.view_box.setRange(xRange=x_range, yRange=y_range, padding=0)
+    pane.view_box.sigRangeChangedManually.emit(pane.view_box.state["mouseEnabled"])
+
+
 def _ranges(pane):
-    """Centre and scale (data units per screen pixel) of a pane's view."""
+    """Centre of a pane's view and the size of the region both panes must show."""
     rect = pane.view_box.viewRect()
-    return np.array([rect.center().x(), rect.center().y(), rect.width() / pane.view_box.width()])
+    return np.array([rect.center().x(), rect.center().y()])
+
+
+def _shows(pane, x_range, y_range) -> bool:
+    rect = pane.view_box.viewRect()
+    return (rect.left() <= x_range[0] + 1e-6 and rect.right() >= x_range[1] - 1e-6
+            and rect.top() <= y_range[0] + 1e-6 and rect.bottom() >= y_range[1] - 1e-6)
 
 
 def test_pan_zoom_linked_and_unlinked(make_window) -> None:
     window = make_window()
     window.open_demo("ir_vis")
     a, b, fused = (window.panes[k] for k in ("a", "b", "fused"))
-    a.view_box.setRange(xRange=(100, 200), yRange=(50, 150), padding=0)
-    assert np.allclose(_ranges(b), _ranges(a))
+    _pan(a, (100, 200), (50, 150))
+    assert np.allclose(_ranges(b), _ranges(a)) and _shows(b, (100, 200), (50, 150))
+    assert not _shows(b, (0, 640), (0, 480))  # zoomed in, not just showing everything
     assert fused.image is None  # empty panes keep their hint centred; they sync when a result arrives
     window.set_linked(False)
     assert not window.actions.link.isChecked() and not window.display_panel.link_check.isChecked()
-    a.view_box.setRange(xRange=(0, 40), yRange=(0, 30), padding=0)
+    _pan(a, (0, 40), (0, 30))
     assert not np.allclose(_ranges(b), _ranges(a))
     window.actions.link.trigger()  # relink: B copies A again
     assert window.linker.enabled
@@ -150,3 +163,36 @@ def test_value_text_formats_units() -> None:
     assert display.value_text(thermal, -1, 0) == "" and display.value_text(thermal, 4, 0) == ""
     rgb = Image(np.zeros((2, 2, 3), np.float32), axes="YXC")
     assert display.value_text(rgb, 0, 0) == "RGB(0, 0, 0)"
+
+
+def test_video_pair_frames_slider_play_and_fuse(make_window, tmp_path, qtbot) -> None:
+    from textdifuse_desktop.fusion.request import FusionParams
+    from textdifuse_desktop.io.writers import write_video
+
+    rng = np.random.default_rng(0)
+    frames = [np.clip(rng.normal(100 + 20 * i, 10, (32, 48)), 0, 255).astype(np.uint8) for i in range(6)]
+    path_a = write_video(frames, tmp_path / "a.mp4", 5)
+    path_b = write_video([255 - f for f in frames], tmp_path / "b.mp4", 5)
+    window = make_window()
+    assert window.open_pair(path_a, path_b)
+    a = window.panes["a"]
+    assert display.is_video(a.source) and a.slice_count == 6
+    assert a.image is not None and a.image.pixels.shape[:2] == (32, 48)  # the current frame
+    assert "frame 1/6" in a._header.text()
+    window.display_panel.slice_slider.setValue(3)
+    assert window.panes["b"].current_slice == 3 and "frame 4/6" in window.display_panel.slice_label.text()
+    window.display_panel.play_button.setChecked(True)
+    qtbot.waitUntil(lambda: a.current_slice != 3, timeout=3000)
+    window.display_panel.play_button.setChecked(False)
+    assert not window.play_timer.isActive()
+    with qtbot.waitSignal(window.fusion_done, timeout=30000) as blocker:
+        window.run_fusion(FusionParams(method="max"))
+    assert blocker.args[0].image.pixels.shape[:2] == (32, 48)
+    assert window.wait_for_fusion(10000)
+    dialog = window.make_export_dialog()
+    dialog.set_format("mp4")
+    dialog.set_path(tmp_path / "fused.mp4")
+    dialog.start_export()
+    qtbot.waitUntil(lambda: dialog.export_button.isEnabled(), timeout=60000)
+    assert dialog.written and dialog.written[0].stat().st_size > 0
+    dialog.deleteLater()

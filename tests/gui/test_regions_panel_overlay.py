@@ -213,3 +213,22 @@ def test_panel_without_region_set_is_inert(qtbot):
     panel.set_region_set(None)
     rs.add()  # no longer connected
     assert panel.tree.topLevelItemCount() == 0
+
+
+def test_overlay_can_be_attached_to_a_panel_later_and_detached(qtbot):
+    rs = RegionSet((20, 20))
+    panel = RegionsPanel(rs)
+    qtbot.addWidget(panel)
+    pane = FakePane(20, 20)
+    overlay = RegionOverlay(pane, rs)  # as the main window's bridge builds it
+    assert overlay.tool == "navigate"
+    overlay.set_panel(panel)
+    panel.set_tool("eraser")
+    panel.set_brush_radius(3)
+    assert (overlay.tool, overlay.brush_radius) == ("eraser", 3.0)
+    overlay.detach()
+    assert overlay.item.scene() is None
+    rs.add()  # no longer listening: nothing is drawn
+    assert overlay.item.image is None
+    panel.set_tool("brush")
+    assert overlay.tool == "eraser"

@@ -54,6 +54,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--series-uid", default=None, help="series to read from a DICOM folder with several")
     parser.add_argument("--deidentify", action="store_true", help="de-identify DICOM outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    from textdifuse_desktop.cli.region_args import add_region_arguments
+
+    add_region_arguments(parser)  # --propose, --prompt, --clip-checkpoint...
     parser.set_defaults(func=run)
     return parser
 
@@ -131,7 +134,10 @@ def _fuse_images(args: argparse.Namespace, a: Any, b: Any, out: Path, fmt: str |
     from textdifuse_desktop.io.writers import write_image
 
     a, b, _ = align_pair(a, b, register=args.register)  # its warnings are logged
-    request = FusionRequest(a, b, _params(args), **_region_maps(args, a))
+    from textdifuse_desktop.cli.region_args import region_maps_from_args
+
+    maps = region_maps_from_args(args, a, b, base=_region_maps(args, a))
+    request = FusionRequest(a, b, _params(args), **maps)
     bar = _Bar(quiet, out.name)
     try:
         result = fuse(request, on_progress=bar)
@@ -147,8 +153,8 @@ def _fuse_videos(args: argparse.Namespace, a: Any, b: Any, out: Path, quiet: boo
     from textdifuse_desktop.io.writers import write_video
     from textdifuse_desktop.io.writers.atomic import check_not_input
 
-    if args.mask is not None:
-        log.warning("--mask is not supported for videos; ignored")
+    if args.mask is not None or getattr(args, "propose", None) or getattr(args, "prompt", None):
+        log.warning("--mask/--propose/--prompt are not supported for videos; ignored")
     check_not_input(out, inputs)
     fps = getattr(a, "fps", None) or getattr(b, "fps", None) or 25.0
     bar = _Bar(quiet, out.name, unit="frame")

@@ -1,9 +1,10 @@
-"""Fusion: torch-free request/result types here; the engine lives in :mod:`.engine`.
+"""Fusion: request/result types and the engine.
 
-Importing this package never loads torch; ``from textdifuse_desktop.fusion.engine
-import run_fusion`` does (lazily, only when the diffusion model is used).
+Importing this package never loads torch: the engine imports it lazily, only
+when the diffusion model runs (classical methods never load it).
 """
 
+from textdifuse_desktop.fusion.engine import clear_cache, fuse, run_fusion, run_video_fusion
 from textdifuse_desktop.fusion.request import (
     CLASSICAL_METHODS,
     METHODS,
@@ -24,4 +25,8 @@ __all__ = [
     "FusionRequest",
     "FusionResult",
     "Progress",
+    "clear_cache",
+    "fuse",
+    "run_fusion",
+    "run_video_fusion",
 ]

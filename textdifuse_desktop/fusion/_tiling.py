@@ -26,7 +26,9 @@ class OutOfDeviceMemory(Exception):
     """A backend ran out of memory; the engine retries with smaller tiles or on the CPU."""
 
     def __init__(self, device: str, cause: BaseException):
-        super().__init__(f"out of memory on {device}: {cause}")
+        # torch's CUDA message runs to several sentences of allocator advice; keep the first two.
+        short = ". ".join(str(cause).split(". ")[:2]).strip()
+        super().__init__(f"out of memory on {device} ({short})" if short else f"out of memory on {device}")
         self.device = device
 
 

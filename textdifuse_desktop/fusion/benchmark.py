@@ -116,7 +116,7 @@ def measure_one(method: str, width: int, height: int, steps: int | None, device:
 def _run_isolated(config: dict[str, Any], timeout: float) -> BenchRow:
     command = [sys.executable, "-m", "textdifuse_desktop.fusion.benchmark", "--one", json.dumps(config)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return _failed(config, f"timed out after {timeout:.0f} s")
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -197,7 +197,7 @@ def random_weights(folder: str | None = None) -> str:
 
 def _cuda_available() -> bool:
     code = "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, check=False).returncode == 0
 
 
 def markdown_table(rows: Sequence[BenchRow]) -> str:

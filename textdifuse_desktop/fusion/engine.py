@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from textdifuse_desktop.errors import FusionCancelled
-from textdifuse_desktop.fusion._sources import as_stack, build_result_image, prepare_pair
+from textdifuse_desktop.fusion._sources import PreparedPair, as_stack, build_result_image, prepare_pair
 from textdifuse_desktop.fusion._tiling import Backend, OutOfDeviceMemory, count_tiles, run_tiled
 from textdifuse_desktop.fusion.request import CancelToken, FusionParams, FusionRequest, FusionResult, Progress
 
@@ -69,6 +69,7 @@ class _Runner:
         self.params = params
         self.cancel = cancel
         self.tile = params.tile
+        self.batch_pixels = BATCH_PIXELS
         self.passes = passes
         self.done = 0
         self.total = 0
@@ -77,7 +78,7 @@ class _Runner:
     def _plan(self, shape: tuple[int, int, int]) -> tuple[int, int]:
         n, h, w = shape
         tile = self.tile if self.tile > 0 else max(h, w)
-        batch = max(1, min(n, BATCH_PIXELS // max(1, min(h, tile) * min(w, tile))))
+        batch = max(1, min(n, self.batch_pixels // max(1, min(h, tile) * min(w, tile))))
         n_batches = -(-n // batch)
         ticks = n_batches * count_tiles((h, w), self.tile, self.backend.multiple) * self.backend.steps
         return batch, ticks
@@ -99,20 +100,29 @@ class _Runner:
     def _shrink_after_oom(self, shape: tuple[int, int, int], error: Exception) -> str:
         current = self.tile if self.tile > 0 else max(shape[1:])
         if current > MIN_TILE:
+            # Halve the tile side and quarter the slice batch: memory per call drops about 4x.
             self.tile = max(MIN_TILE, current // 2)
-            message = f"out of memory ({error}); retrying with {self.tile}px tiles"
+            self.batch_pixels = max(1, self.batch_pixels // 4)
+            message = f"{error}; retrying with {self.tile}px tiles"
         else:
             from textdifuse_desktop.fusion._model_backend import cpu_fallback
 
             self.backend = cpu_fallback(self.backend, self.params.weights)  # type: ignore[arg-type]
-            self.tile = self.params.tile
-            message = f"out of memory ({error}); falling back to the CPU"
+            self.tile, self.batch_pixels = self.params.tile, BATCH_PIXELS
+            message = f"{error}; falling back to the CPU"
         log.warning(message)
         self.warnings.append(message)
         return message
 
     def _fuse_batches(
-        self, ya, yb, ka, kb, batch: int, label: str, preview: bool  # type: ignore[no-untyped-def]
+        self,
+        ya: np.ndarray,
+        yb: np.ndarray,
+        ka: np.ndarray | None,
+        kb: np.ndarray | None,
+        batch: int,
+        label: str,
+        preview: bool,
     ) -> Generator[Progress, None, np.ndarray]:
         n = ya.shape[0]
         out = np.empty_like(ya)
@@ -148,7 +158,7 @@ def _model_backend(params: FusionParams) -> Backend:
 
 
 def _run_classical(
-    pair: Any, params: FusionParams, cancel: CancelToken | None
+    pair: PreparedPair, params: FusionParams, cancel: CancelToken | None
 ) -> Generator[Progress, None, np.ndarray]:
     from textdifuse_desktop.fusion.classical import fuse_luma
 

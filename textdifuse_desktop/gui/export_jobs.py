@@ -95,8 +95,9 @@ def export_job(
             from textdifuse_desktop.gui.viewers.display import plane
 
             image = plane(image, request.plane)
+        extra = {"dtype": "uint16"} if fmt == "tiff" else {}  # the dialog promises 16-bit TIFF
         out = writers.write_image(image, request.path, format=fmt, inputs=inputs, reference=reference,
-                                  deidentify=request.deidentify, description=request.description)
+                                  deidentify=request.deidentify, description=request.description, **extra)
         written = [Path(p) for p in (out if isinstance(out, (list, tuple)) else [out])]
     yield Progress(1, 1, "done")
     log.info("exported %s -> %s", fmt, written)

@@ -69,14 +69,19 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.panes = {key: ImagePane(key) for key in PANE_KEYS}
         self.linker = ViewLinker(self)
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        splitter.setHandleWidth(3)
+        self._outer = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        self._left = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        for splitter in (self._outer, self._left):
+            splitter.setHandleWidth(3)
+            splitter.setChildrenCollapsible(False)
         for pane in self.panes.values():
             self.linker.add(pane)
-            splitter.addWidget(pane)
+            self._outer.addWidget(pane)
             pane.files_dropped.connect(lambda paths, key=pane.slot: self._on_files_dropped(paths, key))
             pane.slice_changed.connect(self._on_slice_changed)
-        self.setCentralWidget(splitter)
+        self._outer.addWidget(self._left)
+        self._left.hide()
+        self.setCentralWidget(self._outer)
         self.linker.cursor_changed.connect(self._on_cursor)
 
         self.fusion_panel = FusionPanel()
@@ -187,6 +192,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.pair_warnings:
             self.statusBar().showMessage("; ".join(self.pair_warnings), 15000)
         self._update_slice_controls()
+        self._auto_layout()
         self._update_overlay()
         self.sources_changed.emit()
 
@@ -198,8 +204,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.display_panel.set_colormap(key, default_colormap(image.modality) if key != "fused"
                                             else self.display_panel.cmap_combos[key].currentText())
             self.display_panel.set_units(key, image.units)
-        if not keep_view:
-            self.linker.sync_from(self.panes["a"] if self.panes["a"].image is not None else pane)
+        if image is not None:
+            self.display_panel.set_colour_image(key, display.rgb_planes(image))
+        if not keep_view and key == "fused" and source is not None:
+            # Copy A's zoom once the pane has been laid out (its graphics page was hidden).
+            QtCore.QTimer.singleShot(0, self._sync_fused_view)
+
+    def _sync_fused_view(self) -> None:
+        if self.linker.enabled and self.panes["a"].image is not None:
+            self.linker.sync_from(self.panes["a"])
 
     def _remember(self, path: str | Path) -> None:
         if self.settings is None or not hasattr(self.settings, "add_recent_file"):
@@ -228,6 +241,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def run_fusion(self, params: FusionParams | None = None) -> bool:
         """Start fusing the current pair; False when it could not start (message shown)."""
+        if params is not None and params != self.fusion_panel.params():
+            self.fusion_panel.set_params(params)  # the panel always shows what runs
         try:
             request = self.build_request(params)
         except Exception as error:  # noqa: BLE001
@@ -336,9 +351,37 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.set_slice((pane.current_slice + 1) % pane.slice_count)
 
+    def _apply_layout(self, mode: str) -> None:
+        a, b, fused = (self.panes[k] for k in PANE_KEYS)
+        if mode == "stacked":
+            self._left.insertWidget(0, a)
+            self._left.insertWidget(1, b)
+            self._outer.insertWidget(0, self._left)
+            self._outer.insertWidget(1, fused)
+            self._left.show()
+            total = max(self._outer.width(), 3)
+            self._outer.setSizes([total * 2 // 5, total * 3 // 5])
+            self._left.setSizes([1, 1])
+        elif a.parent() is self._left or self._left.isVisible():
+            for index, pane in enumerate((a, b, fused)):
+                self._outer.insertWidget(index, pane)
+            self._left.hide()
+            total = max(self._outer.width(), 3)
+            self._outer.setSizes([total // 3] * 3 + [0])
+
+    def _auto_layout(self) -> None:
+        # Wide images (e.g. 640x480 thermal/visible) waste less space with A/B stacked.
+        dp = self.display_panel
+        image = self.panes["a"].plane_image
+        if dp.layout_chosen_by_user or image is None or dp.layout_mode == "overlay":
+            return
+        height, width = image.pixels.shape[:2]
+        dp.set_layout_mode("stacked" if width > 1.2 * height else "side")
+
     def _update_overlay(self) -> None:
         dp = self.display_panel
         overlay = dp.overlay_mode
+        self._apply_layout("side" if overlay else dp.layout_mode)
         self.panes["b"].setVisible(not overlay)
         self.panes["fused"].setVisible(not overlay)
         layer = self.panes[dp.overlay_source] if overlay else None
@@ -385,7 +428,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                  a=self.raw["a"] if not isinstance(a, Image) else a,
                                  b=self.raw["b"] if not isinstance(b, Image) else b,
                                  masks=masks, names=names, deidentify=deidentify,
-                                 params=self.fusion_panel.params(), plane=self.panes["fused"].current_slice)
+                                 params=self.result.params if self.result else self.fusion_panel.params(),
+                                 plane=self.panes["fused"].current_slice)
 
         last = getattr(self.settings, "last_export_dir", None)
         dialog = (cls or ExportDialog)(make_request, self.report_error, self,

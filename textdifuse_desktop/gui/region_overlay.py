@@ -99,11 +99,8 @@ class RegionOverlay(QtCore.QObject):
         pane.view_box.addItem(self.box_item, ignoreBounds=True)
 
         pane.slice_changed.connect(self._on_slice_changed)
-        if panel is not None:
-            self.tool = panel.tool
-            self.brush_radius = panel.brush_radius
-            panel.tool_changed.connect(self._on_tool_changed)
-            panel.brush_radius_changed.connect(self._on_radius_changed)
+        self.panel = None
+        self.set_panel(panel)
         self.set_region_set(region_set)
 
     # ------------------------------------------------------------- public
@@ -121,6 +118,26 @@ class RegionOverlay(QtCore.QObject):
         if region_set is not None:
             region_set.changed.connect(self._on_model_changed)
         self.refresh()
+
+    def set_panel(self, panel: Any) -> None:
+        """Follow ``panel``'s tool, brush radius and active region (None: use the attributes)."""
+        if self.panel is not None:
+            self.panel.tool_changed.disconnect(self._on_tool_changed)
+            self.panel.brush_radius_changed.disconnect(self._on_radius_changed)
+        self.panel = panel
+        if panel is not None:
+            self.tool = panel.tool
+            self.brush_radius = panel.brush_radius
+            panel.tool_changed.connect(self._on_tool_changed)
+            panel.brush_radius_changed.connect(self._on_radius_changed)
+
+    def detach(self) -> None:
+        """Remove the overlay's items from the pane and stop listening."""
+        self.set_region_set(None)
+        self.set_panel(None)
+        for item in (self.item, self.cursor_item, self.box_item):
+            self.pane.view_box.removeItem(item)
+        self.pane.slice_changed.disconnect(self._on_slice_changed)
 
     def set_visible(self, visible: bool) -> None:
         """Show or hide the overlay (painting still works)."""

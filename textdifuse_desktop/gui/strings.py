@@ -6,7 +6,11 @@ APP_NAME = "TextDiFuse Desktop"
 ORG_NAME = "TextDiFuse"
 
 PANE_TITLES = {"a": "Source A", "b": "Source B", "fused": "Fused"}
-EMPTY_PANE_HINT = "Drop an image, DICOM folder, NIfTI or video here\nor use File \u25b8 Open source {slot}\u2026"
+EMPTY_PANE_HINT = (
+    "Drop an image, DICOM folder, NIfTI file or video here\nor use File \u25b8 Open source {slot}\u2026\n\n"
+    "New here? Help \u25b8 Open demo"
+)
+EMPTY_FUSED_HINT = "The fused result appears here.\nOpen two sources, then press Run fusion (Ctrl+R)."
 
 # ----------------------------------------------------------------- menus
 MENU_FILE = "&File"
@@ -27,6 +31,7 @@ ACTION_LINK = "&Link views"
 ACTION_CROSSHAIR = "Show &crosshair"
 ACTION_RESET_VIEW = "&Reset zoom"
 ACTION_LAYOUT_SIDE = "Side by side"
+ACTION_LAYOUT_STACKED = "A and B stacked, fused large"
 ACTION_LAYOUT_OVERLAY = "Overlay on A"
 ACTION_RUN = "&Run fusion"
 ACTION_CANCEL = "&Cancel fusion"

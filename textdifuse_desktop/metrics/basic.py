@@ -31,12 +31,21 @@ def entropy_bits(p: np.ndarray) -> float:
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
     """Pearson correlation over the whole image (MATLAB ``corr2``); NaN if either is constant."""
-    dx = x - x.mean()
-    dy = y - y.mean()
-    den = np.sqrt(np.sum(dx * dx) * np.sum(dy * dy))
-    if den == 0:
+    # Raw moments with one pass per product and no centred temporaries
+    # (einsum, not BLAS dot: multi-threaded BLAS is slower on small vectors
+    # on a busy machine).  On 0..255 integer-valued data every sum is exact in
+    # float64, so the only rounding is in the final centring.
+    xv = np.ascontiguousarray(x, dtype=np.float64).ravel()
+    yv = np.ascontiguousarray(y, dtype=np.float64).ravel()
+    n = xv.size
+    sx, sy = xv.sum(), yv.sum()
+    xx, yy = float(np.einsum("i,i->", xv, xv)), float(np.einsum("i,i->", yv, yv))
+    sxy = float(np.einsum("i,i->", xv, yv)) - sx * sy / n
+    sxx = xx - sx * sx / n
+    syy = yy - sy * sy / n
+    if sxx <= 1e-12 * xx or syy <= 1e-12 * yy:  # constant image (up to rounding)
         return float("nan")
-    return float(np.sum(dx * dy) / den)
+    return float(sxy / np.sqrt(sxx * syy))
 
 
 def en(f: np.ndarray) -> float:

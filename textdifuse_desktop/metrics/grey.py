@@ -86,7 +86,9 @@ def load_grey(path: PathLike) -> np.ndarray:
     """Read an image file with Pillow and convert it to ``uint8`` grey (MATLAB ``imread`` + ``rgb2gray``).
 
     Palette images are expanded to RGB and alpha is dropped first; 16-bit
-    grey images are rescaled like ``im2uint8``.
+    grey images are rescaled like ``im2uint8`` (integer images whose values
+    fit 0..255 are taken as 8-bit); float images with values in [0, 1] are
+    scaled by 255, other float images are taken to be on 0..255.
 
     Raises
     ------
@@ -108,8 +110,11 @@ def load_grey(path: PathLike) -> np.ndarray:
         raise ReadError(f"cannot read image ({error})", path=path,
                         hint="the file may be truncated or not a PNG/JPEG/BMP/TIFF image") from error
     try:
-        if data.dtype not in (np.uint8, np.uint16) and data.ndim == 2 and data.dtype.kind in "iu":
-            data = data.astype(np.uint16) if data.max() <= 65535 else data
+        if data.dtype.kind in "iu" and data.dtype not in (np.uint8, np.uint16):
+            top = int(data.max()) if data.size else 0
+            data = data.astype(np.uint8 if top <= 255 else np.uint16) if top <= 65535 else data
+        elif data.dtype.kind == "f" and data.size and np.nanmax(data) <= 1.0:
+            data = data * 255.0  # float images in [0, 1] (MATLAB im2uint8 convention)
         return to_grey_uint8(data)
     except ImageDataError as error:
         raise ImageDataError(error.reason, path=path, hint="metrics need 8-bit grey or RGB images") from error

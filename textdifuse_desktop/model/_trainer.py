@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,44 +17,10 @@ from safetensors.torch import load_file, save_file
 
 from textdifuse_desktop.model.network import FusionDiffusionNet, build_model, tiny_config
 from textdifuse_desktop.model.sampler import DDIMSampler
+from textdifuse_desktop.model.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
 
-PROBE_ITERS = 8
-
-
-@dataclass
-class TrainConfig:
-    """Every knob of a training run (recorded in the model card)."""
-
-    out: str = "runs/textdifuse"
-    train_pack: str | None = None
-    data_root: str | None = None
-    prediction_type: str = "x0"
-    model: dict[str, Any] = field(default_factory=dict)
-    tiny: bool = False
-    seed: int = 0
-    device: str = "auto"
-    ddp: bool = False
-    batch_a: int = 32
-    crop_a: int = 128
-    lr_a: float = 2e-4
-    iters_a: int | None = None
-    time_budget_a: float | None = None
-    l1_weight: float = 0.1
-    batch_b: int = 16
-    crop_b: int = 128
-    lr_b: float = 5e-4
-    iters_b: int | None = None
-    time_budget_b: float | None = None
-    grad_weight: float = 1.0
-    teacher_forcing: float = 0.25
-    rollout_steps: tuple[int, ...] = (1, 2, 4)
-    ema: float = 0.999
-    ckpt_every: int = 500
-    log_every: int = 10
-    resume: bool = False
-    progress: bool = True
 
 
 def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
@@ -95,10 +61,23 @@ class Stage:
         self.iteration = 0
         self.seconds = 0.0
 
-    def lr_at(self, it: int) -> float:
-        total = self.total or 10**9
-        warm = min(50, max(1, total // 20))
-        return self.lr * min(1.0, (it + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(it / total, 1.0)))
+    def progress(self) -> float:
+        """Fraction done: of the time budget when there is one, else of the iteration count."""
+        if self.budget:
+            return min(self.seconds / self.budget, 1.0)
+        return min(self.iteration / max(self.total or 1, 1), 1.0)
+
+    def lr_now(self) -> float:
+        warm = min(1.0, (self.iteration + 1) / 50)
+        return self.lr * warm * 0.5 * (1 + math.cos(math.pi * self.progress()))
+
+    def _done(self) -> bool:
+        done = self.progress() >= 1.0
+        if self.ctx.world > 1 and self.budget:  # rank 0's clock decides, so every rank stops together
+            flag = torch.tensor([float(done)], device=self.ctx.device)
+            torch.distributed.broadcast(flag, 0)
+            done = bool(flag.item())
+        return done
 
     def run(self, loss_fn: Callable[[], tuple[torch.Tensor, dict[str, float]]]) -> None:
         ctx = self.ctx
@@ -106,11 +85,14 @@ class Stage:
         if ctx.rank == 0 and ctx.cfg.progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=self.total, initial=self.iteration, desc=f"stage {self.name}", dynamic_ncols=True)
+            unit = "s" if self.budget else "it"
+            bar = tqdm(total=round(self.budget) if self.budget else self.total, desc=f"stage {self.name}",
+                       unit=unit, dynamic_ncols=True)
         start = time.perf_counter() - self.seconds
-        while self.total is None or self.iteration < self.total:
+        while not self._done():
+            lr = self.lr_now()
             for group in self.opt.param_groups:
-                group["lr"] = self.lr_at(self.iteration)
+                group["lr"] = lr
             loss, parts = loss_fn()
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -120,31 +102,20 @@ class Stage:
             with torch.no_grad():
                 torch._foreach_lerp_(self.ema, [p.detach() for p in self.params], 1 - decay)
             self.iteration += 1
-            self.seconds = time.perf_counter() - start
-            if self.total is None and self.iteration == PROBE_ITERS:
-                self._size_to_budget()
-                if bar is not None:
-                    bar.total = self.total
+            previous, self.seconds = self.seconds, time.perf_counter() - start
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+                bar.update(round(self.seconds) - round(previous) if self.budget else 1)
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", it=self.iteration)
             if ctx.rank == 0 and self.iteration % ctx.cfg.log_every == 0:
                 ctx.log_line({"stage": self.name, "it": self.iteration, "loss": float(loss.detach()), **parts,
-                              "lr": self.lr_at(self.iteration - 1), "sec": round(self.seconds, 2)})
+                              "lr": lr, "sec": round(self.seconds, 2)})
             if self.iteration % ctx.cfg.ckpt_every == 0:
                 ctx.checkpoint()
+        if self.budget:
+            self.total = self.iteration
+        log.info("stage %s: %d iterations in %.0f s", self.name, self.iteration, self.seconds)
         if bar is not None:
             bar.close()
-
-    def _size_to_budget(self) -> None:
-        per_iter = self.seconds / self.iteration
-        total = max(self.iteration + 1, int((self.budget or 0) / per_iter))
-        if self.ctx.world > 1:
-            tensor = torch.tensor([total], device=self.ctx.device)
-            torch.distributed.broadcast(tensor, 0)
-            total = int(tensor.item())
-        self.total = total
-        log.info("stage %s: %.3f s/iter -> %d iterations in %.0f s", self.name, per_iter, total, self.budget)
 
     def state(self) -> dict[str, Any]:
         return {"iteration": self.iteration, "total": self.total, "seconds": self.seconds}

@@ -22,16 +22,17 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from textdifuse_desktop.model._trainer import Context, Stage, TrainConfig, _degrade, fusion_loss
+from textdifuse_desktop.model._trainer import Context, Stage, _degrade, fusion_loss
 from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
 from textdifuse_desktop.model.network import count_parameters
 from textdifuse_desktop.model.sampler import DDIMSampler
+from textdifuse_desktop.model.train_config import TrainConfig, add_arguments, config_from_args
 from textdifuse_desktop.model.weights import WEIGHTS_NAME, save_model
 
 log = logging.getLogger(__name__)
@@ -185,45 +186,6 @@ def train(cfg: TrainConfig, command: str = "") -> Path | None:
     save_model(ctx.net.cpu(), ctx.sampler.config | {"num_inference_steps": 0, "timesteps": []}, weights, card)
     log.info("wrote %s", weights)
     return weights
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The training options (shared by ``textdifuse train`` and ``python -m ...model.train``)."""
-    d = TrainConfig()
-    parser.add_argument("--out", default=d.out, help="run folder (weights, card, losses, resume checkpoint)")
-    parser.add_argument("--train-pack", help="packed training pairs (.npz from model.pack_data)")
-    parser.add_argument("--data-root", help="data root holding ir_vis/ and medical/harvard/ (instead of a pack)")
-    parser.add_argument("--prediction-type", choices=("x0", "v"), default=d.prediction_type)
-    parser.add_argument("--model-config", type=json.loads, default={}, help="JSON overrides of the network config")
-    parser.add_argument("--tiny", action="store_true", help="a tiny network (tests, smoke runs)")
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--device", default=d.device)
-    parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel (launch with torchrun)")
-    for st in ("a", "b"):
-        parser.add_argument(f"--batch-{st}", type=int, default=getattr(d, f"batch_{st}"))
-        parser.add_argument(f"--crop-{st}", type=int, default=getattr(d, f"crop_{st}"))
-        parser.add_argument(f"--lr-{st}", type=float, default=getattr(d, f"lr_{st}"))
-        parser.add_argument(f"--iters-{st}", type=int, default=None)
-        parser.add_argument(f"--time-budget-{st}", type=float, default=None, help="seconds for this stage")
-    parser.add_argument("--l1-weight", type=float, default=d.l1_weight)
-    parser.add_argument("--grad-weight", type=float, default=d.grad_weight)
-    parser.add_argument("--teacher-forcing", type=float, default=d.teacher_forcing)
-    parser.add_argument("--rollout-steps", type=lambda s: tuple(int(v) for v in s.split(",")),
-                        default=d.rollout_steps, help="comma-separated step counts for stage-B rollouts")
-    parser.add_argument("--ema", type=float, default=d.ema)
-    parser.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
-    parser.add_argument("--log-every", type=int, default=d.log_every)
-    parser.add_argument("--resume", action="store_true", help="continue from <out>/resume.*")
-    parser.add_argument("--no-progress", action="store_true")
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """A :class:`TrainConfig` from parsed :func:`add_arguments` options."""
-    names = {f.name for f in fields(TrainConfig)}
-    values = {k: v for k, v in vars(args).items() if k in names}
-    values["model"] = args.model_config
-    values["progress"] = not args.no_progress
-    return TrainConfig(**values)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

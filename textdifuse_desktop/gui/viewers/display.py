@@ -113,4 +113,4 @@ def value_text(image: Image | None, x: float, y: float) -> str:
     units = units.replace("degC", "\u00b0C")
     if np.ndim(value) == 0:
         return format_number(float(value)) + units
-    return "RGB(" + ", ".join(format_number(float(v)) for v in np.ravel(value)[:3]) + ")"
+    return "RGB(" + ", ".join(str(int(round(float(v)))) for v in np.ravel(value)[:3]) + ")"

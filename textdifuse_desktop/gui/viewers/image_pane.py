@@ -99,15 +99,25 @@ class ImagePane(QtWidgets.QWidget):
             line.setZValue(100)
             line.setVisible(False)
             self.view_box.addItem(line, ignoreBounds=True)
-        self._hint = pg.TextItem(strings.EMPTY_PANE_HINT.format(slot=self.title[-1]), color="#7b8494", anchor=(0.5, 0.5))
-        self.view_box.addItem(self._hint, ignoreBounds=True)
+        slot_letter = {"a": "A", "b": "B"}.get(slot)
+        hint = strings.EMPTY_PANE_HINT.format(slot=slot_letter) if slot_letter else strings.EMPTY_FUSED_HINT
+        self._hint = QtWidgets.QLabel(hint)
+        self._hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self._hint.setWordWrap(True)
+        self._hint.setStyleSheet("QLabel { background: #0b0d10; color: #7b8494; padding: 12px; }")
+        self._stack = QtWidgets.QStackedWidget()
+        self._stack.addWidget(self._hint)
+        self._stack.addWidget(self._graphics)
         self.crosshair_enabled = True
+        for label in (self._header, self._footer, self._hint):
+            # Long file names must not force the window wider than the screen.
+            label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self._header)
-        layout.addWidget(self._graphics, 1)
+        layout.addWidget(self._stack, 1)
         layout.addWidget(self._footer)
 
         self.view_box.sig_window_drag.connect(self._on_window_drag)
@@ -158,14 +168,14 @@ class ImagePane(QtWidgets.QWidget):
         if source is None:
             self._plane = None
             self.image_item.clear()
-            self._hint.setVisible(True)
+            self._stack.setCurrentWidget(self._hint)
             self._footer.setText(" ")
             self._update_header()
             return
         if not keep_view and self.slice_count > 1:
             self._slice = self.slice_count // 2 if not display.is_video(source) else 0
         self._plane = display.plane(source, self._slice)
-        self._hint.setVisible(False)
+        self._stack.setCurrentWidget(self._graphics)
         self._window = window if window is not None else display.window_for_preset(display.DEFAULT_PRESET, self._plane)
         self._render()
         if not keep_view:
@@ -271,13 +281,14 @@ class ImagePane(QtWidgets.QWidget):
     def _update_header(self) -> None:
         text = self.title
         if self.source is not None:
+            if self.slice_count > 1:  # before the name, which may be elided
+                kind = "frame" if display.is_video(self.source) or self.source.axes[0] == "T" else "slice"
+                text += f"  [{kind} {self._slice + 1}/{self.slice_count}]"
             name = self._caption or _source_name(self.source)
             if name:
                 text += f"  \u2014  {name}"
-            if self.slice_count > 1:
-                kind = "frame" if display.is_video(self.source) or self.source.axes[0] == "T" else "slice"
-                text += f"   [{kind} {self._slice + 1}/{self.slice_count}]"
         self._header.setText(text)
+        self._header.setToolTip(text)
 
     # ------------------------------------------------------------- events
     def _on_window_drag(self, dx: float, dy: float) -> None:

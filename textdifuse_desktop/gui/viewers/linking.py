@@ -47,7 +47,9 @@ class ViewLinker(QtCore.QObject):
         """Start linking ``pane``; the connections hold only a weak reference to it."""
         ref = weakref.ref(pane)
         self._panes.append(ref)
-        pane.view_box.sigRangeChanged.connect(lambda *_args, r=ref: self._on_range(r))
+        # Only user pan/zoom (mouse drag, wheel) propagates; programmatic fits (reset_view)
+        # are done on every pane by the window, so stale layout sizes never leak across.
+        pane.view_box.sigRangeChangedManually.connect(lambda *_args, r=ref: self._on_range(r))
         pane.slice_changed.connect(lambda index, r=ref: self._on_slice(r, index))
         pane.cursor_moved.connect(lambda pos, r=ref: self._on_cursor(r, pos))
         pane.window_changed.connect(lambda c, w, r=ref: self._on_window(r, c, w))
@@ -98,27 +100,17 @@ class ViewLinker(QtCore.QObject):
 
     # ------------------------------------------------------------- slots
     def _on_range(self, ref: weakref.ReferenceType[ImagePane]) -> None:
-        # Panes may differ in size, so the centre and the scale (data units per screen
-        # pixel) are copied rather than the ranges; with a locked aspect ratio that is
-        # what "the same pan and zoom" means.
+        # Each peer shows (at least) the same region with the same centre; panes of
+        # another shape or size widen it to their own aspect ratio (locked aspect).
         if self._blocked or not self._enabled:
             return
         source, peers = self._peers(ref)
         if source is None or source.image is None:
             return
         rect = source.view_box.viewRect()
-        width, height = source.view_box.width(), source.view_box.height()
-        center = rect.center()
         with self._block():
             for peer in peers:
-                peer_w, peer_h = peer.view_box.width(), peer.view_box.height()
-                if min(width, height, peer_w, peer_h) < 1:
-                    peer.view_box.setRange(rect, padding=0)
-                    continue
-                half_w = rect.width() / width * peer_w / 2
-                half_h = rect.height() / height * peer_h / 2
-                peer.view_box.setRange(xRange=(center.x() - half_w, center.x() + half_w),
-                                       yRange=(center.y() - half_h, center.y() + half_h), padding=0)
+                peer.view_box.setRange(rect, padding=0)
 
     def _on_slice(self, ref: weakref.ReferenceType[ImagePane], index: int) -> None:
         if self._blocked or not self._enabled:

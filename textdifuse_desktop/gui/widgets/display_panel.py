@@ -51,7 +51,10 @@ class DisplayPanel(QtWidgets.QWidget):
 
         self.layout_combo = QtWidgets.QComboBox()
         self.layout_combo.addItem(strings.ACTION_LAYOUT_SIDE, "side")
+        self.layout_combo.addItem(strings.ACTION_LAYOUT_STACKED, "stacked")
         self.layout_combo.addItem(strings.ACTION_LAYOUT_OVERLAY, "overlay")
+        self.layout_chosen_by_user = False
+        self.layout_combo.activated.connect(lambda _i: setattr(self, "layout_chosen_by_user", True))
         self.overlay_layer = QtWidgets.QComboBox()
         self.overlay_layer.addItem("Fused over A", "fused")
         self.overlay_layer.addItem("Source B over A", "b")
@@ -130,6 +133,21 @@ class DisplayPanel(QtWidgets.QWidget):
     def overlay_mode(self) -> bool:
         """True when the overlay layout is chosen."""
         return self.layout_combo.currentData() == "overlay"
+
+    @property
+    def layout_mode(self) -> str:
+        """``"side"``, ``"stacked"`` or ``"overlay"``."""
+        return str(self.layout_combo.currentData())
+
+    def set_layout_mode(self, mode: str) -> None:
+        """Select a layout programmatically (does not count as the user's choice)."""
+        self.layout_combo.setCurrentIndex(self.layout_combo.findData(mode))
+
+    def set_colour_image(self, key: str, rgb: bool) -> None:
+        """Colour images are shown as they are: disable their colour map and window controls."""
+        for combo in (self.cmap_combos[key], self.preset_combos[key]):
+            combo.setEnabled(not rgb)
+            combo.setToolTip("Colour image: shown with its own colours" if rgb else "")
 
     @property
     def overlay_source(self) -> str:

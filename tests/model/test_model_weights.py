@@ -1,0 +1,90 @@
+"""Weights: safetensors round trip, sha256 verification, missing files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from textdifuse_desktop.errors import ModelLoadError, WeightsIntegrityError
+from textdifuse_desktop.model.network import build_model, tiny_config
+from textdifuse_desktop.model.sampler import DDIMSampler
+from textdifuse_desktop.model.weights import CARD_NAME, default_weights_path, load_model, save_model
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
+    torch.manual_seed(0)
+    net = build_model(tiny_config())
+    path = tmp_path / "m" / "model.safetensors"
+    save_model(net, DDIMSampler(prediction_type="v").config, path, {"name": "test"})
+    return path, net
+
+
+def test_round_trip(saved: tuple[Path, torch.nn.Module]) -> None:
+    path, net = saved
+    loaded = load_model(path)
+    card = json.loads((path.parent / CARD_NAME).read_text())
+    assert loaded.sha256 == card["sha256"] and card["name"] == "test"
+    assert loaded.sampler.prediction_type == "v"
+    assert loaded.net.config == net.config and not loaded.net.training
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(loaded.net.state_dict()[key], value.half().float())
+    assert load_model(path.parent).sha256 == loaded.sha256  # a folder works too
+
+
+def test_wrong_hash_is_rejected(saved: tuple[Path, torch.nn.Module]) -> None:
+    path, _ = saved
+    card_path = path.parent / CARD_NAME
+    card = json.loads(card_path.read_text())
+    card["sha256"] = "0" * 64
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(WeightsIntegrityError) as info:
+        load_model(path)
+    assert str(path) in str(info.value)
+
+
+def test_tampered_file_is_rejected(saved: tuple[Path, torch.nn.Module]) -> None:
+    path, _ = saved
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsIntegrityError):
+        load_model(path)
+
+
+def test_missing_files(tmp_path: Path, saved: tuple[Path, torch.nn.Module]) -> None:
+    with pytest.raises(ModelLoadError) as info:
+        load_model(tmp_path / "nope.safetensors")
+    assert "nope.safetensors" in str(info.value)
+    path, _ = saved
+    (path.parent / CARD_NAME).unlink()
+    with pytest.raises(ModelLoadError, match="model card"):
+        load_model(path)
+
+
+def test_incompatible_config_is_a_load_error(saved: tuple[Path, torch.nn.Module], tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    path, _ = saved
+    state = load_file(str(path))
+    state.pop(next(iter(state)))
+    save_file(state, str(path), metadata={"config": json.dumps(tiny_config()), "sampler": "{}"})
+    card_path = path.parent / CARD_NAME
+    card = json.loads(card_path.read_text())
+    from textdifuse_desktop.model.weights import sha256_of
+
+    card["sha256"] = sha256_of(path)
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelLoadError, match="do not match"):
+        load_model(path)
+
+
+def test_shipped_weights_load_if_present() -> None:
+    path = default_weights_path()
+    if not path.is_file():
+        pytest.skip("no shipped weights in this checkout")
+    loaded = load_model(path)
+    assert loaded.net.multiple >= 8 and path.stat().st_size <= 20 * 1024 * 1024

@@ -1,0 +1,81 @@
+"""Training options (torch-free, so that ``textdifuse --help`` stays cheap): :class:`TrainConfig` and argparse glue."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run (recorded in the model card)."""
+
+    out: str = "runs/textdifuse"
+    train_pack: str | None = None
+    data_root: str | None = None
+    prediction_type: str = "x0"
+    model: dict[str, Any] = field(default_factory=dict)
+    tiny: bool = False
+    seed: int = 0
+    device: str = "auto"
+    ddp: bool = False
+    batch_a: int = 32
+    crop_a: int = 128
+    lr_a: float = 2e-4
+    iters_a: int | None = None
+    time_budget_a: float | None = None
+    l1_weight: float = 0.1
+    batch_b: int = 16
+    crop_b: int = 128
+    lr_b: float = 5e-4
+    iters_b: int | None = None
+    time_budget_b: float | None = None
+    grad_weight: float = 1.0
+    teacher_forcing: float = 0.25
+    rollout_steps: tuple[int, ...] = (1, 2, 4)
+    ema: float = 0.999
+    ckpt_every: int = 500
+    log_every: int = 10
+    resume: bool = False
+    progress: bool = True
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training options (shared by ``textdifuse train`` and ``python -m ...model.train``)."""
+    d = TrainConfig()
+    parser.add_argument("--out", default=d.out, help="run folder (weights, card, losses, resume checkpoint)")
+    parser.add_argument("--train-pack", help="packed training pairs (.npz from model.pack_data)")
+    parser.add_argument("--data-root", help="data root holding ir_vis/ and medical/harvard/ (instead of a pack)")
+    parser.add_argument("--prediction-type", choices=("x0", "v"), default=d.prediction_type)
+    parser.add_argument("--model-config", type=json.loads, default={}, help="JSON overrides of the network config")
+    parser.add_argument("--tiny", action="store_true", help="a tiny network (tests, smoke runs)")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--device", default=d.device)
+    parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel (launch with torchrun)")
+    for st in ("a", "b"):
+        parser.add_argument(f"--batch-{st}", type=int, default=getattr(d, f"batch_{st}"))
+        parser.add_argument(f"--crop-{st}", type=int, default=getattr(d, f"crop_{st}"))
+        parser.add_argument(f"--lr-{st}", type=float, default=getattr(d, f"lr_{st}"))
+        parser.add_argument(f"--iters-{st}", type=int, default=None)
+        parser.add_argument(f"--time-budget-{st}", type=float, default=None, help="seconds for this stage")
+    parser.add_argument("--l1-weight", type=float, default=d.l1_weight)
+    parser.add_argument("--grad-weight", type=float, default=d.grad_weight)
+    parser.add_argument("--teacher-forcing", type=float, default=d.teacher_forcing)
+    parser.add_argument("--rollout-steps", type=lambda s: tuple(int(v) for v in s.split(",")),
+                        default=d.rollout_steps, help="comma-separated step counts for stage-B rollouts")
+    parser.add_argument("--ema", type=float, default=d.ema)
+    parser.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
+    parser.add_argument("--log-every", type=int, default=d.log_every)
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/resume.*")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """A :class:`TrainConfig` from parsed :func:`add_arguments` options."""
+    names = {f.name for f in fields(TrainConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    values["model"] = args.model_config
+    values["progress"] = not args.no_progress
+    return TrainConfig(**values)
