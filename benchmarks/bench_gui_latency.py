@@ -25,12 +25,11 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--demo", default="ir_vis", choices=("ir_vis", "mri_pet"))
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: what the app sets, cores - 1)")
+                        help="torch intra-op threads (default: torch's own, all cores, as in the app)")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from textdifuse_desktop.gui import app as gui_app
 
-    gui_app._limit_threads()
     if args.threads is not None:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     qt_app = gui_app.create_app()

@@ -6,7 +6,7 @@
 set -u
 A=${1:-210}; B=${2:-80}
 OUT=${OUT:-/tmp/gpu_out}; RUNS=/tmp/runs; mkdir -p "$OUT" "$RUNS"
-export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=4
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=4 PYTHONPATH=$PWD
 nvidia-smi -L; python -c "import torch; print('torch', torch.__version__, torch.cuda.is_available())"
 declare -A ARGS=( [x0]="--prediction-type x0" [v]="--prediction-type v" [x0_grad2]="--prediction-type x0 --grad-weight 2" [x0_nograd]="--prediction-type x0 --grad-weight 0" )
 for name in "${!ARGS[@]}"; do

@@ -25,7 +25,6 @@ def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from textdifuse_desktop.gui import app as gui_app
 
-    gui_app._limit_threads()
     qt_app = gui_app.create_app()
     from PySide6 import QtWidgets
 
@@ -84,8 +83,23 @@ def main() -> int:
         window.panes["a"].cursor_moved.emit((98.0, 120.0))
         window.save_screenshot(HERE / "volume_slices.png")
         window.close()
-    print("screenshots in", HERE)
+    for shot in sorted(HERE.glob("*.png")):
+        _shrink(shot)
+        print(f"{shot.name}: {shot.stat().st_size // 1024} KB")
     return 0
+
+
+def _shrink(path: Path) -> None:
+    """Keep README screenshots small: a 256-colour palette is plenty for UI captures."""
+    from PIL import Image as PILImage
+
+    with PILImage.open(path) as shot:
+        rgb = shot.convert("RGB")
+    for colours in (256, 128, 64):
+        small = rgb.quantize(colours, method=PILImage.Quantize.MEDIANCUT, dither=PILImage.Dither.NONE)
+        small.save(path, optimize=True)
+        if path.stat().st_size < 290_000:
+            break
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ def _pair(shape=(90, 120)):
     ir = np.full(shape, 40.0, np.float32) + 10 * np.sin(xx / 7.0)
     person = (yy - 45) ** 2 / 15**2 + (xx - 80) ** 2 / 8**2 <= 1
     ir[person] = 220.0
+    ir[:, :30] = 40.0 + np.random.default_rng(5).normal(0, 3, (shape[0], 30))  # a plain "road" band
     vis = np.stack([np.clip(60 + xx, 0, 255), np.clip(80 + yy, 0, 255), np.full(shape, 90.0)], -1)
     return Image(ir, modality="IR"), Image(vis.astype(np.float32), axes="YXC", modality="VIS"), person
 
@@ -66,8 +67,8 @@ def test_dense_features_take_the_value_path(tiny_bundle) -> None:
         # Reference: value projection of the last block by hand, no attention, no MLP, no residual.
         x = visual.transformer.resblocks[0](visual._embeds(windows))
         last = visual.transformer.resblocks[-1]
-        w_v = last.attn.in_proj_weight[64:]
-        value = last.attn.out_proj(torch.nn.functional.linear(last.ln_1(x), w_v, last.attn.in_proj_bias[64:]))
+        w_v, b_v = last.attn.in_proj_weight[128:], last.attn.in_proj_bias[128:]  # q, k, v stacked
+        value = last.attn.out_proj(torch.nn.functional.linear(last.ln_1(x), w_v, b_v))
         ref = torch.nn.functional.normalize(visual.ln_post(value[:, 1:]) @ visual.proj, dim=-1)
     torch.testing.assert_close(feats.reshape(2, 16, 32), ref)
 
@@ -112,7 +113,7 @@ def test_prompt_masks_with_a_stubbed_similarity() -> None:
         calls.append((rgb.shape, tuple(phrases)))
         out = np.zeros((len(phrases), *rgb.shape[:2]), np.float32)
         out[0, 20:70, 60:100] = 1.0
-        out[1, :, :30] = 1.0  # "road": the left band, uniform in A
+        out[1, :, :30] = 1.0  # "road": the left band, plain in A: nothing to snap to
         return out
 
     found = pr.prompt_masks("person, road", a, b, source="A", similarity=similarity)
@@ -166,5 +167,7 @@ def test_load_clip_from_a_local_file(tmp_path, monkeypatch) -> None:
     assert pr.load_clip(checkpoint, "TinyTest-ViT") is bundle  # cached
     from textdifuse_desktop.errors import ModelLoadError
 
-    with pytest.raises(ModelLoadError, match="TinyTest-ViT|ViT-B-16"):
-        pr.load_clip(checkpoint, "ViT-B-16")
+    (config_dir / "TinyTest-ViT-wide.json").write_text(json.dumps({**TINY, "embed_dim": 48}))
+    open_clip.add_model_config(config_dir)
+    with pytest.raises(ModelLoadError, match="TinyTest-ViT-wide"):
+        pr.load_clip(checkpoint, "TinyTest-ViT-wide")

@@ -18,7 +18,6 @@ pytest.importorskip("pyqtgraph")
 
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from textdifuse_desktop.imaging.image import Image, Provenance, affine_from_spacing  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -125,13 +124,3 @@ def make_png_pair(folder: Path, size: tuple[int, int] = (48, 64), seed: int = 0)
 def png_pair(tmp_path: Path) -> tuple[Path, Path]:
     """A small (visible RGB, infrared grey) PNG pair in tmp_path/src."""
     return make_png_pair(tmp_path / "src")
-
-
-def make_volume(shape: tuple[int, int, int] = (5, 24, 32), units: str = "HU", modality: str = "CT",
-                seed: int = 0, path: str = "") -> Image:
-    """A small synthetic volume with a bright block (values in ``units``)."""
-    rng = np.random.default_rng(seed)
-    pixels = rng.normal(0, 10, shape).astype(np.float32)
-    pixels[:, 6:14, 8:20] += 800.0
-    return Image(pixels, axes="ZYX", affine=affine_from_spacing((1.0, 1.0, 2.0)), modality=modality, units=units,
-                 provenance=Provenance(source_paths=(path,) if path else ()))

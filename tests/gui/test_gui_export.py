@@ -11,7 +11,7 @@ from textdifuse_desktop.errors import OverwriteInputError
 from textdifuse_desktop.fusion.request import FusionParams
 from textdifuse_desktop.gui.export_jobs import ExportRequest, export_job
 
-from conftest import make_volume  # noqa: I001
+from gui_helpers import make_volume
 
 
 def _fused_window(make_window, qtbot, png_pair):

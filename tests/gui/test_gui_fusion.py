@@ -6,7 +6,6 @@ import threading
 
 import numpy as np
 import pytest
-from PySide6 import QtCore
 
 from textdifuse_desktop.errors import FusionCancelled
 from textdifuse_desktop.fusion.request import FusionParams, Progress

@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PySide6 import QtCore
 
-from textdifuse_desktop.gui import strings
 from textdifuse_desktop.gui.resources import demo_pair
 
 
@@ -89,3 +87,37 @@ def test_screenshot_written(make_window, tmp_path) -> None:
 
     with PILImage.open(out) as shot:
         assert shot.size[0] >= 600 and np.asarray(shot).std() > 5
+
+
+def test_session_save_and_reopen(make_window, png_pair, tmp_path) -> None:
+    from textdifuse_desktop.gui import session_actions
+
+    if not session_actions.available():
+        import pytest
+
+        pytest.skip("gui.session_io not installed")
+    window = make_window()
+    window.open_pair(*png_pair)
+    window.fusion_panel.steps_spin.setValue(7)
+    window.set_linked(False)
+    saved = session_actions.save_session_as(window, tmp_path / "case")
+    assert saved is not None and saved.exists()
+    other = make_window()
+    assert session_actions.open_session(other, saved)
+    assert other.raw["a"].provenance.source_paths[0] == str(png_pair[0])
+    assert other.fusion_panel.params().steps == 7
+    assert not other.linker.enabled
+
+
+def test_dicom_ct_readout_in_hu(make_window) -> None:
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("CT_small.dcm")
+    window = make_window()
+    assert window.open_pair(path, path)
+    a = window.panes["a"]
+    assert a.image.modality == "CT" and a.image.units == "HU"
+    a.cursor_moved.emit((64.0, 64.0))
+    assert a._footer.text().endswith("HU")
+    window.apply_preset("a", "Soft tissue (C40 W400 HU)")
+    assert a.window == (40.0, 400.0)

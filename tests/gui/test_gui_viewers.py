@@ -11,7 +11,7 @@ from textdifuse_desktop.gui.viewers import colormaps, display
 from textdifuse_desktop.gui.viewers.image_pane import ImagePane
 from textdifuse_desktop.gui.viewers.linking import ViewLinker
 
-from conftest import make_volume  # noqa: I001 - tests/gui/conftest.py helpers
+from gui_helpers import make_volume
 
 
 def _pan(pane, x_range, y_range) -> None:

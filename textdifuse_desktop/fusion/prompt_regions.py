@@ -20,7 +20,7 @@ Pipeline, one region per comma-separated phrase (``"person, car"``):
    mask is snapped to the favoured source: Otsu's threshold of that source
    inside the (slightly dilated) coarse region splits it into a bright and
    a dark class, and the class with the higher mean similarity is kept,
-   holes filled, specks removed.
+   holes filled, specks removed (unless the source is plain there).
 
 The checkpoint is a local file only: ``HF_HUB_OFFLINE=1`` is set and the
 path is passed as ``pretrained``, so no network access is ever attempted.
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "ViT-B-32"
 TEMPLATES = ("a photo of a {}.", "a thermal image of a {}.")
 BACKGROUND = ("background", "sky", "ground", "wall")
+#: Otsu effectiveness needed to snap a region to the source (one Gaussian mode gives about 0.64).
+SNAP_SEPARATION = 0.70
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 ENABLE_HINT = ("text prompts need a local open_clip checkpoint: pass --clip-checkpoint FILE or set "
@@ -128,7 +130,7 @@ def _load_cached(path: str, model_name: str, device: str) -> ClipBundle:
     try:
         model, _, _ = open_clip.create_model_and_transforms(model_name, pretrained=path, device=device)
         tokenizer = open_clip.get_tokenizer(model_name)
-    except (RuntimeError, ValueError, KeyError, OSError) as error:
+    except (RuntimeError, ValueError, KeyError, OSError, AssertionError) as error:  # open_clip asserts shapes
         raise ModelLoadError(f"cannot load it as open_clip model {model_name!r}: {error}", path=path,
                              hint="check --clip-model matches the checkpoint (e.g. ViT-B-32, ViT-B-16)") from error
     model.eval()
@@ -275,7 +277,8 @@ def refine_mask(coarse: np.ndarray, luma: np.ndarray, similarity: np.ndarray, *,
                 min_size: int | None = None) -> np.ndarray:
     """Snap a coarse mask to the favoured source's intensity (see the module docstring).
 
-    Returns the coarse mask itself when the region is too uniform to split
+    Returns the coarse mask itself when the favoured source shows no
+    distinct object there (Otsu effectiveness below :data:`SNAP_SEPARATION`)
     or the refinement would leave nothing.
     """
     coarse = np.asarray(coarse, dtype=bool)
@@ -286,7 +289,9 @@ def refine_mask(coarse: np.ndarray, luma: np.ndarray, similarity: np.ndarray, *,
     values = luma[zone]
     if float(values.max() - values.min()) < 1e-6:
         return coarse
-    cut = _otsu(values)
+    cut, separation = _otsu(values)
+    if separation < SNAP_SEPARATION:
+        return coarse
     bright, dark = zone & (luma > cut), zone & (luma <= cut)
     pick = bright if _mean(similarity, bright) >= _mean(similarity, dark) else dark
     pick = ndimage.binary_opening(pick, iterations=1)
@@ -299,15 +304,18 @@ def refine_mask(coarse: np.ndarray, luma: np.ndarray, similarity: np.ndarray, *,
     return pick if pick.any() else coarse
 
 
-def _otsu(values: np.ndarray, bins: int = 256) -> float:
-    """Otsu's threshold (the bright class is ``> threshold``)."""
+def _otsu(values: np.ndarray, bins: int = 256) -> tuple[float, float]:
+    """Otsu's threshold (the bright class is ``> threshold``) and its effectiveness (0..1)."""
     counts, edges = np.histogram(values, bins=bins)
     centers = (edges[:-1] + edges[1:]) / 2.0
     w0 = np.cumsum(counts)[:-1].astype(np.float64)
     w1 = counts.sum() - w0
     s0 = np.cumsum(counts * centers)[:-1]
     m0, m1 = s0 / np.maximum(w0, 1), ((counts * centers).sum() - s0) / np.maximum(w1, 1)
-    return float(edges[1:-1][int(np.argmax(w0 * w1 * (m0 - m1) ** 2))])
+    between = w0 * w1 * (m0 - m1) ** 2 / float(counts.sum()) ** 2
+    best = int(np.argmax(between))
+    total = float(np.average((centers - np.average(centers, weights=counts)) ** 2, weights=counts))
+    return float(edges[1:-1][best]), float(between[best] / total) if total > 0 else 0.0
 
 
 def _luma(image: Image) -> np.ndarray:

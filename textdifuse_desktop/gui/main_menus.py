@@ -74,6 +74,13 @@ def build_menus(window: MainWindow) -> MenuActions:
     _action(window, file_menu, strings.ACTION_OPEN_B_FOLDER, lambda: _ask_open(window, "b", folder=True))
     actions.recent_menu = file_menu.addMenu(strings.ACTION_RECENT)
     file_menu.addSeparator()
+    from textdifuse_desktop.gui import session_actions
+
+    if session_actions.available():
+        _action(window, file_menu, strings.ACTION_OPEN_SESSION, lambda: session_actions.open_session(window))
+        _action(window, file_menu, strings.ACTION_SAVE_SESSION, lambda: session_actions.save_session_as(window),
+                QtGui.QKeySequence.StandardKey.Save)
+        file_menu.addSeparator()
     actions.export = _action(window, file_menu, strings.ACTION_EXPORT, window.show_export_dialog, "Ctrl+E")
     _action(window, file_menu, strings.ACTION_SCREENSHOT, lambda: _ask_screenshot(window))
     if _settings_dialog_available():
@@ -88,6 +95,8 @@ def build_menus(window: MainWindow) -> MenuActions:
     view_menu.addSeparator()
     view_menu.addAction(window.fusion_dock.toggleViewAction())
     view_menu.addAction(window.display_dock.toggleViewAction())
+    if window.regions.dock is not None:
+        view_menu.addAction(window.regions.dock.toggleViewAction())
 
     fusion_menu = bar.addMenu(strings.MENU_FUSION)
     actions.run = _action(window, fusion_menu, strings.ACTION_RUN, lambda: window.run_fusion(), "Ctrl+R")

@@ -189,6 +189,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._show("b", b)
         self._show("fused", None)
         self.regions.reset(self.paired[0] if self.paired else None)
+        self.regions.set_source_labels(*(pipeline.short_name(self.raw[k]) or k.upper() for k in ("a", "b")))
         if self.pair_warnings:
             self.statusBar().showMessage("; ".join(self.pair_warnings), 15000)
         self._update_slice_controls()
@@ -252,6 +253,11 @@ class MainWindow(QtWidgets.QMainWindow):
         label = strings.METHOD_LABELS.get(request.params.method, request.params.method)
         self.statusBar().showMessage(strings.STATUS_FUSING.format(method=label))
         return self.controller.run(request, token)
+
+    def on_regions_changed(self) -> None:
+        """Regions were edited: re-fuse with the new modulation when a result is on screen."""
+        if self.result is not None and self.result.params.uses_model and not self.controller.is_running:
+            self.run_fusion(self.result.params)
 
     def cancel_fusion(self) -> None:
         """Cancel the running fusion, if any."""
@@ -334,7 +340,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _update_slice_controls(self) -> None:
         pane = self.panes["a"] if self.panes["a"].image is not None else self.panes["b"]
-        kind = "frame" if pane.source is not None and (display.is_video(pane.source) or pane.source.axes[0] == "T") else "slice"
+        source = pane.source
+        kind = "frame" if source is not None and (display.is_video(source) or source.axes[0] == "T") else "slice"
         self.display_panel.set_slice_range(pane.slice_count, pane.current_slice, kind)
 
     def _on_play_toggled(self, playing: bool) -> None:

@@ -206,12 +206,24 @@ def describe(source: Any) -> str:
         return ""
     if not isinstance(source, Image):
         shape = getattr(source, "frame_shape", ())
-        return f"video {getattr(source, 'frame_count', '?')} frames {'x'.join(map(str, shape[:2][::-1]))} @ {getattr(source, 'fps', 0):.3g} fps"
+        size = "x".join(map(str, shape[:2][::-1]))
+        return f"video {getattr(source, 'frame_count', '?')} frames {size} @ {getattr(source, 'fps', 0):.3g} fps"
     nz, ny, nx = source.grid_shape
     size = f"{nx}x{ny}" + (f"x{nz}" if source.is_volume or source.axes[0] == "T" else "")
     colour = " RGB" if source.has_channels else ""
     units = f" [{source.units}]" if source.units else ""
     return f"{source.modality}{colour} {size}{units}"
+
+
+def short_name(source: Any) -> str:
+    """File (or folder) name of a source, "" when unknown."""
+    if source is None:
+        return ""
+    paths = getattr(getattr(source, "provenance", None), "source_paths", None)
+    if paths:
+        return Path(paths[0]).name if len(paths) == 1 else Path(paths[0]).parent.name
+    path = getattr(source, "path", None)
+    return Path(path).name if path else ""
 
 
 def ensure_readable(path: str | Path) -> Path:

@@ -88,11 +88,13 @@ class RegionsBridge:
             return
         old, self.panel = self.panel, None
         try:
-            self.panel = self._panel_cls(self.region_set)
+            self.panel = self._panel_cls(self.region_set, settings=self.window.settings)
         except Exception as error:  # noqa: BLE001
             log.warning("regions panel failed: %s", error)
             return
         self.dock.setWidget(self.panel)
+        if hasattr(self.panel, "regions_changed"):
+            self.panel.regions_changed.connect(self.window.on_regions_changed)
         if old is not None:
             old.deleteLater()
 
@@ -111,9 +113,28 @@ class RegionsBridge:
         self.overlays = []
         for pane in self.window.panes.values():
             try:
-                self.overlays.append(self._overlay_cls(pane, self.region_set))
+                overlay = self._overlay_cls(pane, self.region_set)
             except Exception as error:  # noqa: BLE001
                 log.warning("region overlay failed on %s: %s", pane.slot, error)
+                continue
+            if self.panel is not None and hasattr(overlay, "set_panel"):
+                overlay.set_panel(self.panel)  # the panel's tool and brush radius drive the mouse
+            self.overlays.append(overlay)
+
+    def set_source_labels(self, label_a: str, label_b: str) -> None:
+        """Tell the panel what A and B are (shown in its "favours" column)."""
+        if self.panel is not None and hasattr(self.panel, "set_source_labels"):
+            self.panel.set_source_labels(label_a, label_b)
+
+    def adopt(self, region_set: Any) -> None:
+        """Use ``region_set`` (e.g. from a session) if it fits the current grid."""
+        current = getattr(self.region_set, "shape", None)
+        if current is not None and tuple(getattr(region_set, "shape", ())) != tuple(current):
+            log.warning("session regions %s do not fit the grid %s; ignored", region_set.shape, current)
+            return
+        self.region_set = region_set
+        self._install_panel()
+        self._install_overlays()
 
     def has_regions(self) -> bool:
         """True when at least one region has a non-empty mask."""

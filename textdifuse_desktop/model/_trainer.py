@@ -144,6 +144,8 @@ class Context:
         else:
             self.device = torch.device(cfg.device if not cfg.ddp or cfg.device == "cpu" else f"cuda:{local}")
         if self.device.type == "cuda":
+            if self.device.index is None:
+                self.device = torch.device("cuda", torch.cuda.current_device())
             torch.cuda.set_device(self.device)
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
