@@ -72,6 +72,7 @@ if (out / "best").exists():
     shutil.rmtree(out / "best")
 (out / "best").mkdir()
 for f in ("model.safetensors", "model_card.json", "eval.json", "losses.jsonl"):
-    shutil.copy(out / best / f, out / "best" / f)
+    if (out / best / f).exists():
+        shutil.copy(out / best / f, out / "best" / f)
 print("best:", best)
 PY

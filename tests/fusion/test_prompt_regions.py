@@ -11,9 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
 
-from textdifuse_desktop.errors import FeatureUnavailableError, ImageDataError  # noqa: E402
-from textdifuse_desktop.fusion import prompt_regions as pr  # noqa: E402
-from textdifuse_desktop.imaging.image import Image  # noqa: E402
+from textdifuse_desktop.errors import FeatureUnavailableError, ImageDataError
+from textdifuse_desktop.fusion import prompt_regions as pr
+from textdifuse_desktop.imaging.image import Image
 
 TINY = {
     "embed_dim": 32,
@@ -95,13 +95,13 @@ def test_coarse_masks_threshold_and_exclusive_phrases() -> None:
 
 
 def test_refinement_snaps_a_coarse_box_to_the_favoured_source() -> None:
-    a, b, person = _pair()
+    a, _, person = _pair()
     sim = np.zeros((90, 120), np.float32)
     sim[20:70, 60:100] = 1.0  # a stubbed, blocky CLIP answer around the person
     sim[person] += 0.5
     coarse = pr.coarse_masks(sim[None], 0.5)[0]
     refined = pr.refine_mask(coarse, a.pixels, sim)
-    iou = lambda m: (m & person).sum() / (m | person).sum()  # noqa: E731
+    iou = lambda m: (m & person).sum() / (m | person).sum()
     assert iou(coarse) < 0.5 and iou(refined) > 0.9
 
 

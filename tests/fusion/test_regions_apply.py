@@ -9,7 +9,13 @@ import pytest
 
 from textdifuse_desktop.errors import GeometryError
 from textdifuse_desktop.fusion import FusionParams, FusionRequest
-from textdifuse_desktop.fusion.regions_apply import ReFuser, locality, merge_maps, region_maps, with_regions
+from textdifuse_desktop.fusion.regions_apply import (
+    ReFuser,
+    locality,
+    merge_maps,
+    region_maps,
+    with_regions,
+)
 from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.session.regions import RegionSet
 
@@ -128,3 +134,23 @@ def test_modulation_is_local_with_the_shipped_model_on_the_demo_pair() -> None:
     params = FusionParams(steps=4, device="cpu")
     stats, _ = _locality_ratio(a, b, params, (500, 170, 600, 310), kappa=2.0, source="A")  # the two people
     assert stats["ratio"] >= 10.0, stats
+
+
+def test_crop_refuse_matches_the_full_refuse_for_a_per_pixel_model(pixel_backend) -> None:
+    a, b = _pair((96, 128))
+    region_set = _one_region(a.spatial_shape, (90, 10, 110, 30), 2.0, "B")
+    params = FusionParams(steps=2, tile=0)
+    full = ReFuser(a, b, params, backend=pixel_backend(steps=2), feather_px=3.0).fuse(region_set)
+    backend = pixel_backend(steps=2)
+    cropper = ReFuser(a, b, params, backend=backend, feather_px=3.0, crop=True, margin=8)
+    cropped = cropper.fuse(region_set)
+    assert cropper.last_crop is not None and cropper.last_hit_cache
+    np.testing.assert_allclose(cropped.image.pixels, full.image.pixels, atol=1e-3)
+    region_set.set_kappa(0, 2.5)
+    before = len(backend.calls)
+    cropper.fuse(region_set)
+    assert len(backend.calls) == before + 1 and backend.calls[-1]["kappa"]  # only the modulated crop re-runs
+    assert backend.calls[-1]["shape"][1] * backend.calls[-1]["shape"][2] < 0.4 * 96 * 128
+    big = _one_region(a.spatial_shape, (0, 0, 120, 90), 2.0, "B")
+    cropper.fuse(big)
+    assert cropper.last_crop is None  # a crop of most of the image does not pay

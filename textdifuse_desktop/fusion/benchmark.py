@@ -4,8 +4,10 @@ Each configuration runs in a fresh subprocess (``python -m
 textdifuse_desktop.fusion.benchmark --one '{json}'``) so that its peak memory
 is its own: ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` after the run minus
 the value before the first fusion (after imports and model loading), i.e.
-the working memory of fusion itself.  On CUDA the peak is
-``torch.cuda.max_memory_allocated``.  tracemalloc does not see torch's
+the working memory of fusion beyond what imports and model loading already
+reached (0 when fusion stays below that high-water mark); the process's
+total peak RSS is reported too.  On CUDA the fusion peak is
+``torch.cuda.max_memory_allocated`` (weights included).  tracemalloc does not see torch's
 allocations, so it is not used.
 
 Inputs are synthetic (a grey "infrared" and a colour "visible" image with
@@ -53,6 +55,7 @@ class BenchRow:
     peak_mb: float
     threads: int
     error: str = ""
+    peak_rss_mb: float = float("nan")
 
 
 def synthetic_pair(width: int, height: int, seed: int = 0) -> tuple[Image, Image]:
@@ -110,7 +113,7 @@ def measure_one(method: str, width: int, height: int, steps: int | None, device:
         peak = _peak_rss_mb() - baseline
     seconds = statistics.median(times)
     return BenchRow(method, device, width, height, steps if params.uses_model else None, seconds,
-                    1000.0 * seconds / (width * height / 1e6), peak, threads)
+                    1000.0 * seconds / (width * height / 1e6), peak, threads, peak_rss_mb=_peak_rss_mb())
 
 
 def _run_isolated(config: dict[str, Any], timeout: float) -> BenchRow:
@@ -202,15 +205,15 @@ def _cuda_available() -> bool:
 
 def markdown_table(rows: Sequence[BenchRow]) -> str:
     """The rows as a Markdown table."""
-    lines = ["| method | device | size | steps | s / image | ms / MP | peak MB | threads |",
-             "|---|---|---|---|---:|---:|---:|---:|"]
+    lines = ["| method | device | size | steps | s / image | ms / MP | peak MB (fusion) | peak RSS MB (process) | threads |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         size = f"{r.width}x{r.height}"
         if r.error:
-            lines.append(f"| {r.method} | {r.device} | {size} | {r.steps or '-'} | failed: {r.error} | | | |")
+            lines.append(f"| {r.method} | {r.device} | {size} | {r.steps or '-'} | failed: {r.error} | | | | |")
             continue
         lines.append(f"| {r.method} | {r.device} | {size} | {r.steps or '-'} | {r.seconds:.3f} | "
-                     f"{r.ms_per_mp:.0f} | {r.peak_mb:.0f} | {r.threads} |")
+                     f"{r.ms_per_mp:.0f} | {r.peak_mb:.0f} | {r.peak_rss_mb:.0f} | {r.threads} |")
     return "\n".join(lines)
 
 

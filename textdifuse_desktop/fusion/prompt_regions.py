@@ -45,7 +45,11 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from textdifuse_desktop._typing import PathLike
-from textdifuse_desktop.errors import FeatureUnavailableError, ImageDataError, ModelLoadError
+from textdifuse_desktop.errors import (
+    FeatureUnavailableError,
+    ImageDataError,
+    ModelLoadError,
+)
 from textdifuse_desktop.imaging.image import Image
 
 log = logging.getLogger(__name__)
@@ -213,7 +217,7 @@ def dense_features(bundle: ClipBundle, batch: torch.Tensor) -> torch.Tensor:
     tokens = visual.ln_post(value[:, 1:])
     if visual.proj is not None:
         tokens = tokens @ visual.proj
-    grid = int(round(tokens.shape[1] ** 0.5))
+    grid = round(tokens.shape[1] ** 0.5)
     return F.normalize(tokens.float(), dim=-1).reshape(tokens.shape[0], grid, grid, -1)
 
 
@@ -236,7 +240,7 @@ def clip_similarity(bundle: ClipBundle, rgb: np.ndarray, phrases: Sequence[str],
     h, w = rgb.shape[:2]
     size = bundle.image_size
     factor = scale * size / min(h, w)
-    sh, sw = max(size, int(round(h * factor))), max(size, int(round(w * factor)))
+    sh, sw = max(size, round(h * factor)), max(size, round(w * factor))
     device = next(bundle.model.parameters()).device
     with torch.inference_mode():
         image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].to(device) / 255.0

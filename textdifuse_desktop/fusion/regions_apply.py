@@ -10,7 +10,12 @@ Changing a region's strength and re-fusing only re-runs the modulated pass:
 the engine caches the plain result per (sources, parameters, model).
 :class:`ReFuser` keeps the request and reports whether each run hit that
 cache.  Nothing else can be reused exactly: after the first sampling step
-the noisy state, hence every encoder feature, depends on kappa.
+the noisy state, hence every encoder feature, depends on kappa.  What can
+be saved is area: with ``crop=True`` only the regions' bounding box (plus a
+context margin) is re-fused, and the change it makes there,
+``blend * (modulated - plain)`` of the crop, is added to the full plain
+result.  This is an approximation (the network sees less context, as with
+tiling), exact outside the feathered regions.
 """
 
 from __future__ import annotations
@@ -24,7 +29,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from textdifuse_desktop.errors import GeometryError
-from textdifuse_desktop.fusion.request import CancelToken, FusionParams, FusionRequest, FusionResult, Progress
+from textdifuse_desktop.fusion.request import (
+    CancelToken,
+    FusionParams,
+    FusionRequest,
+    FusionResult,
+    Progress,
+)
 from textdifuse_desktop.imaging.image import Image
 
 log = logging.getLogger(__name__)
@@ -120,26 +131,47 @@ class ReFuser:
     """
 
     def __init__(self, a: Image, b: Image, params: FusionParams | None = None, *, backend: Any = None,
-                 feather_px: float = DEFAULT_FEATHER_PX):
+                 feather_px: float = DEFAULT_FEATHER_PX, crop: bool = False, margin: int = 32,
+                 max_crop_fraction: float = 0.5):
         self.a, self.b = a, b
         self.params = params or FusionParams()
         self.backend = backend
         self.feather_px = float(feather_px)
+        self.crop = bool(crop)
+        self.margin = int(margin)
+        self.max_crop_fraction = float(max_crop_fraction)
         self.last_hit_cache = False
         self.last_seconds = 0.0
+        self.last_crop: tuple[slice, slice] | None = None
+        self._plain: FusionResult | None = None
+        self._plain_crops: dict[tuple[int, int, int, int], FusionResult] = {}
 
     def fuse(self, regions: HasKappaMaps | Mapping[str, np.ndarray | None] | None = None,
              cancel: CancelToken | None = None,
              on_progress: Callable[[Progress], None] | None = None) -> FusionResult:
         """Fuse with ``regions`` (a RegionSet, a map dict, or None for the plain fusion)."""
-        from textdifuse_desktop.fusion.engine import run_fusion
-
         if hasattr(regions, "kappa_maps"):
             maps = region_maps(regions, feather_px=self.feather_px)
         else:
-            maps = merge_maps(regions or {})
-        request = FusionRequest(self.a, self.b, self.params, **{k: maps.get(k) for k in MAP_KEYS})
+            maps = merge_maps(regions or {})  # type: ignore[arg-type]
         started = time.perf_counter()
+        box = self._crop_box(maps) if self.crop else None
+        self.last_crop = box
+        if box is not None:
+            result = self._fuse_crop(maps, box, cancel, on_progress)
+            self.last_seconds = time.perf_counter() - started
+            return result
+        request = FusionRequest(self.a, self.b, self.params, **{k: maps.get(k) for k in MAP_KEYS})
+        result = self._run(request, cancel, on_progress)
+        self.last_seconds = time.perf_counter() - started
+        log.debug("re-fuse in %.2f s (plain result %s)", self.last_seconds,
+                  "cached" if self.last_hit_cache else "computed")
+        return result
+
+    def _run(self, request: FusionRequest, cancel: CancelToken | None,
+             on_progress: Callable[[Progress], None] | None) -> FusionResult:
+        from textdifuse_desktop.fusion.engine import run_fusion
+
         computed_base = False
         gen = run_fusion(request, cancel, backend=self.backend)
         while True:
@@ -152,10 +184,52 @@ class ReFuser:
             if on_progress is not None:
                 on_progress(progress)
         self.last_hit_cache = request.modulated and not computed_base
-        self.last_seconds = time.perf_counter() - started
-        log.debug("re-fuse in %.2f s (plain result %s)", self.last_seconds,
-                  "cached" if self.last_hit_cache else "computed")
+        if not request.modulated and request.a is self.a:
+            self._plain = result
         return result
+
+    def _crop_box(self, maps: Mapping[str, np.ndarray]) -> tuple[slice, slice] | None:
+        """The regions' box plus the margin, or None when cropping does not pay (or does not apply)."""
+        blend = maps.get("blend_mask")
+        if blend is None or blend.ndim != 2 or self.a.is_volume or self.a.axes.startswith("T"):
+            return None
+        rows, cols = np.flatnonzero(blend.any(axis=1)), np.flatnonzero(blend.any(axis=0))
+        if rows.size == 0:
+            return None
+        h, w = blend.shape
+        y0, y1 = max(int(rows[0]) - self.margin, 0), min(int(rows[-1]) + 1 + self.margin, h)
+        x0, x1 = max(int(cols[0]) - self.margin, 0), min(int(cols[-1]) + 1 + self.margin, w)
+        if (y1 - y0) * (x1 - x0) > self.max_crop_fraction * h * w:
+            return None
+        return slice(y0, y1), slice(x0, x1)
+
+    def _fuse_crop(self, maps: Mapping[str, np.ndarray], box: tuple[slice, slice], cancel: CancelToken | None,
+                   on_progress: Callable[[Progress], None] | None) -> FusionResult:
+        from textdifuse_desktop.imaging.intensity import display_window
+
+        if self._plain is None:
+            self._run(FusionRequest(self.a, self.b, self.params), cancel, on_progress)
+        plain = self._plain
+        assert plain is not None
+        # The crop keeps each source's full-image window, so intensities map exactly as in the full fusion.
+        a = self.a.with_pixels(self.a.pixels[box], window=display_window(self.a))
+        b = self.b.with_pixels(self.b.pixels[box], window=display_window(self.b))
+        kappa = {k: maps[k][box] for k in ("kappa_a", "kappa_b") if maps.get(k) is not None}
+        key = (box[0].start, box[0].stop, box[1].start, box[1].stop)
+        plain_crop = self._plain_crops.get(key)
+        if plain_crop is None:  # the engine also caches it, so the modulated run below re-uses it
+            plain_crop = self._plain_crops[key] = self._run(FusionRequest(a, b, self.params), cancel, on_progress)
+        modulated = self._run(FusionRequest(a, b, self.params, **kappa), cancel, on_progress)
+        blend = maps["blend_mask"][box]
+        if plain.image.pixels.ndim == 3:
+            blend = blend[..., None]
+        pixels = plain.image.pixels.copy()
+        delta = blend * (modulated.image.pixels - plain_crop.image.pixels)
+        pixels[box] = np.clip(pixels[box] + delta, 0.0, 255.0)
+        image = plain.image.with_pixels(pixels)
+        image.meta["fusion"] = {**image.meta.get("fusion", {}), "modulated": True,
+                                "crop": [box[0].start, box[0].stop, box[1].start, box[1].stop]}
+        return dataclasses.replace(modulated, image=image, warnings=list(plain.warnings) + list(modulated.warnings))
 
 
 def _luma(image: Image | np.ndarray) -> np.ndarray:

@@ -10,6 +10,12 @@ Structure (method.md §2, §10.2-10.3):
   CBAM -> conv -> sigmoid -> ``(w_a, w_b, bias)``; ``f = w_a*f_a + w_b*f_b + bias``) or with one of the
   paper's ablation rules (``max``, ``add``, ``mean``, ``variance``).
 * ``decode(feats, t)`` sees only (fused) features and predicts ``x0`` or ``v`` (see :mod:`.sampler`).
+* With ``output="gated_residual"`` (the shipped design, x0 prediction only) the decoder's prediction is a
+  *residual* on top of a pixel-level mix of the conditions: ``x0 = m*cond_a + (1-m)*cond_b + decoded``,
+  where the mix weight ``m`` comes from a small full-resolution gate (:class:`PixelGate`, part of the
+  FCM, trained in stage B) and single-source restoration is ``x0 = cond + decoded``.  This skip keeps
+  black backgrounds black and lets the compact network spend its capacity on restoration and on
+  the fusion decision instead of re-synthesising every pixel, which matters for short training runs.
 
 Modulation (OUR parameterisation, not the paper's): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding gate at every level (resampled by area interpolation);
@@ -35,13 +41,13 @@ KAPPA_RANGE = (0.5, 3.0)
 def default_config() -> dict[str, Any]:
     """The shipped architecture (about 2.6 M parameters; 0.23 s per fused step at 640x480 on 2 CPU cores)."""
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
-            "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0"}
+            "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "gated_residual"}
 
 
 def tiny_config() -> dict[str, Any]:
     """A very small random model for tests (multiple 8)."""
     return {"widths": [8, 16, 16], "stem": 2, "emb_dim": 16, "groups": 4, "dec_blocks": 1,
-            "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0"}
+            "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "gated_residual"}
 
 
 def timestep_embedding(t: Tensor, dim: int) -> Tensor:
@@ -207,6 +213,35 @@ def _resize_map(kappa: Tensor | None, like: Tensor) -> Tensor | None:
     return kappa.clamp(*KAPPA_RANGE)
 
 
+class PixelGate(nn.Module):
+    """Full-resolution mix weight ``m`` (logit) from both sources' finest features and the timestep."""
+
+    def __init__(self, channels: int, emb_dim: int, stem: int, t_channels: int):
+        super().__init__()
+        self.t_proj = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, t_channels))
+        hidden = max(channels, 8)
+        self.body = nn.Sequential(nn.Conv2d(2 * channels + t_channels, hidden, 3, padding=1), nn.SiLU(),
+                                  nn.Conv2d(hidden, hidden, 3, padding=1), nn.SiLU())
+        self.head = nn.Sequential(nn.Conv2d(hidden, stem * stem, 3, padding=1), nn.PixelShuffle(stem))
+        # Start as the mean rule (m = 0.5).
+        nn.init.zeros_(self.head[0].weight)
+        nn.init.zeros_(self.head[0].bias)
+
+    def forward(self, f_a: Tensor, f_b: Tensor, emb: Tensor) -> Tensor:
+        temb = self.t_proj(emb)[:, :, None, None].expand(-1, -1, *f_a.shape[2:])
+        return self.head(self.body(torch.cat([f_a, f_b, temb], dim=1)))
+
+
+def _rule_mix(rule: str, cond_a: Tensor, cond_b: Tensor) -> Tensor:
+    """Pixel mix weight of source A for the ablation rules (applied to the conditions)."""
+    if rule == "max":
+        return (cond_a >= cond_b).to(cond_a.dtype)
+    if rule == "variance":
+        v_a, v_b = _local_variance(cond_a), _local_variance(cond_b)
+        return v_a / (v_a + v_b + 1e-6)
+    return torch.full_like(cond_a, 0.5)  # mean, add
+
+
 class FusionDiffusionNet(nn.Module):
     """Encoder x2 (shared weights, one condition each) -> FCM per level -> decoder.
 
@@ -225,6 +260,14 @@ class FusionDiffusionNet(nn.Module):
         hidden = [max(int(w * c["fcm_hidden"]), 8) for w in widths + [widths[-1]]]
         self.fcm = nn.ModuleList(FusionControl(w, c["emb_dim"], c["groups"], h, c["fcm_t_channels"])
                                  for w, h in zip(widths + [widths[-1]], hidden))
+        self.gated_residual = c.get("output", "direct") == "gated_residual"
+        if self.gated_residual:
+            if c["prediction_type"] != "x0":
+                raise ValueError("output='gated_residual' needs prediction_type='x0'")
+            self.pixel_gate = PixelGate(widths[0], c["emb_dim"], c["stem"], c["fcm_t_channels"])
+            # A fresh network restores nothing and fuses by the mean rule: x0 = the conditions' mix.
+            nn.init.zeros_(self.decoder.out[2].weight)
+            nn.init.zeros_(self.decoder.out[2].bias)
 
     def encode(self, x_t: Tensor, cond: Tensor, t: Tensor) -> list[Tensor]:
         """Per-level features of one source (condition ``cond``) on the noisy state ``x_t``."""
@@ -270,16 +313,35 @@ class FusionDiffusionNet(nn.Module):
         if t.ndim == 0:
             t = t.expand(x_t.shape[0])
         if cond_b is None:
-            return self.decode(self.encode(x_t, cond_a, t), t)
+            out = self.decode(self.encode(x_t, cond_a, t), t)
+            return cond_a + out if self.gated_residual else out
         # One batched encoder pass for both sources is faster than two calls.
         feats = self.encode(torch.cat([x_t, x_t]), torch.cat([cond_a, cond_b]), torch.cat([t, t]))
         feats_a, feats_b = zip(*(f.chunk(2) for f in feats))
         fused = self.fuse_features(list(feats_a), list(feats_b), t, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b)
-        return self.decode(fused, t)
+        out = self.decode(fused, t)
+        if not self.gated_residual:
+            return out
+        if rule == "fcm":
+            m = torch.sigmoid(self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t)).float()).to(out.dtype)
+        else:
+            m = _rule_mix(rule, cond_a, cond_b)
+        k_a, k_b = _resize_map(kappa_a, m), _resize_map(kappa_b, m)
+        if k_a is not None or k_b is not None:
+            wa = m * (k_a if k_a is not None else 1.0)
+            wb = (1 - m) * (k_b if k_b is not None else 1.0)
+            m = wa / (wa + wb + 1e-6)
+        return m * cond_a + (1 - m) * cond_b + out
+
+    def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:
+        """The learned pixel mix weight of source A (for inspection); needs ``gated_residual``."""
+        feats = self.encode(torch.cat([x_t, x_t]), torch.cat([cond_a, cond_b]), torch.cat([t, t]))
+        return torch.sigmoid(self.pixel_gate(feats[0][: x_t.shape[0]], feats[0][x_t.shape[0]:], self.fcm_time(t)))
 
     def fcm_parameters(self) -> list[nn.Parameter]:
-        """Parameters trained in stage B."""
-        return list(self.fcm.parameters()) + list(self.fcm_time.parameters())
+        """Parameters trained in stage B (the per-level FCMs, their time MLP and the pixel gate)."""
+        params = list(self.fcm.parameters()) + list(self.fcm_time.parameters())
+        return params + (list(self.pixel_gate.parameters()) if self.gated_residual else [])
 
     def denoiser_parameters(self) -> list[nn.Parameter]:
         """Parameters trained in stage A (encoder + decoder)."""

@@ -143,6 +143,8 @@ def load_model(path: PathLike | None = None, device: str | torch.device = "cpu",
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelLoadError(f"not a readable safetensors file: {error}", path=weights,
                              hint="re-download the weights") from error
+    if isinstance(config, dict) and "output" not in config:
+        config = {**config, "output": "direct"}  # weights saved before the output option existed
     net = build_model(config)
     try:
         net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)

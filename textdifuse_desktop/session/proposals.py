@@ -35,7 +35,13 @@ from scipy import ndimage
 
 from textdifuse_desktop.errors import ImageDataError
 from textdifuse_desktop.imaging.image import Image
-from textdifuse_desktop.session.regions import DEFAULT_KAPPA, PALETTE, Region, RegionSet, clamp_kappa
+from textdifuse_desktop.session.regions import (
+    DEFAULT_KAPPA,
+    PALETTE,
+    Region,
+    RegionSet,
+    clamp_kappa,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +111,7 @@ def intensity_of(image: Image) -> np.ndarray:
 
 def default_min_size(shape: Sequence[int]) -> int:
     """Smallest component kept: 0.02 % of the pixels (about 60 at 640x480), at least 20."""
-    return max(20, int(round(2e-4 * float(np.prod(shape)))))
+    return max(20, round(2e-4 * float(np.prod(shape))))
 
 
 def split_components(mask: np.ndarray, min_size: int, max_regions: int | None = None) -> list[np.ndarray]:
