@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Fuse a test set with several methods, clean and with composite degradation, and evaluate both
+# (degraded runs are scored against the clean sources).  Reports go to docs/results/<set>_{clean,degraded}/.
+#
+#   benchmarks/run_comparison.sh SET A_DIR B_DIR MOD_A MOD_B [NAMES_FILE] -- METHOD...
+# e.g.
+#   benchmarks/run_comparison.sh roadscene ../shared/data/ir_vis/roadscene/ir ../shared/data/ir_vis/roadscene/vi ir vis -- max mean laplacian guided
+#   benchmarks/run_comparison.sh mri_pet ../shared/data/medical/harvard/mri_pet/mri ../shared/data/medical/harvard/mri_pet/pet mri pet \
+#       ../shared/data/medical/harvard/mri_pet/splits/test.txt -- max mean laplacian guided textdifuse
+set -euo pipefail
+SET=$1 A=$2 B=$3 MA=$4 MB=$5; shift 5
+NAMES=""; if [ "$1" != "--" ]; then NAMES=$1; shift; fi; shift
+METHODS=("$@")
+BIN=${BIN:-.venv/bin}; WORK=${WORK:-/tmp/comparison/$SET}; SEED=${SEED:-2024}
+REPORTS=${REPORTS:-docs/results}
+rm -rf "$WORK"; mkdir -p "$WORK/clean/a" "$WORK/clean/b"
+for f in "$A"/*; do
+  name=$(basename "$f")
+  if [ -n "$NAMES" ] && ! grep -qx "$name" "$NAMES" && ! grep -qx "${name%.*}" "$NAMES"; then continue; fi
+  ln -s "$(realpath "$f")" "$WORK/clean/a/$name"; ln -s "$(realpath "$B/$name")" "$WORK/clean/b/$name"
+done
+"$BIN/textdifuse" degrade "$WORK/clean/a" -o "$WORK/degraded/a" --modality "$MA" --seed "$SEED"
+"$BIN/textdifuse" degrade "$WORK/clean/b" -o "$WORK/degraded/b" --modality "$MB" --seed $((SEED + 1))
+for cond in clean degraded; do
+  fused=()
+  for m in "${METHODS[@]}"; do
+    "$BIN/textdifuse" fuse "$WORK/$cond/a" "$WORK/$cond/b" -o "$WORK/$cond/fused/$m" --method "$m" --quiet
+    fused+=("$WORK/$cond/fused/$m")
+  done
+  ref=(); [ "$cond" = degraded ] && ref=(--reference-a "$WORK/clean/a" --reference-b "$WORK/clean/b")
+  "$BIN/textdifuse" evaluate "$WORK/$cond/a" "$WORK/$cond/b" "${fused[@]}" "${ref[@]}" -o "$REPORTS/${SET}_$cond" --thumbnails 4
+done
