@@ -15,6 +15,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from textdifuse_desktop.cli._read_options import add_read_arguments, read_options
+
 log = logging.getLogger(__name__)
 
 FORMATS = ("png", "tiff", "nifti", "dicom", "mp4")
@@ -36,25 +38,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", metavar="DEST", required=True, help="output file or folder")
     parser.add_argument("--format", choices=FORMATS, default=None, help="output format (default: from DEST's suffix)")
     parser.add_argument("--deidentify", action="store_true", help="de-identify DICOM output (PS3.15 basic profile)")
-    parser.add_argument("--frame", type=int, default=None, help="frame of a 4D NIfTI or video to convert")
-    parser.add_argument("--series-uid", default=None, help="series to read from a DICOM folder holding several")
-    parser.add_argument("--modality", default=None, help="override the modality (MR, CT, PT, NM, IR, VIS, OT)")
+    add_read_arguments(parser)
     parser.add_argument("--description", default="", help="series description / NIfTI descrip text")
     parser.add_argument("--tiff-dtype", choices=("float32", "uint16"), default=None, help="TIFF sample type")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     parser.set_defaults(func=run)
     return parser
-
-
-def _read_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if args.frame is not None:
-        options["frame"] = args.frame
-    if args.series_uid:
-        options["series_uid"] = args.series_uid
-    if args.modality:
-        options["modality"] = args.modality.upper()
-    return options
 
 
 def _is_video(source: Any) -> bool:
@@ -77,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             path=dest,
             hint="add a suffix (.png .tif .nii.gz .dcm .mp4) or pass --format",
         )
-    source = read_image(src, **_read_options(args))
+    source = read_image(src, **read_options(args))
     if _is_video(source):
         if fmt != "mp4":
             if args.frame is None:

@@ -54,7 +54,12 @@ def run(args: argparse.Namespace) -> int:
     """Degrade every image of ``args.src_dir``; returns 0."""
     import numpy as np
 
-    from textdifuse_desktop.errors import ImageDataError, OverwriteInputError, ReadError, WriteError
+    from textdifuse_desktop.errors import (
+        ImageDataError,
+        OverwriteInputError,
+        ReadError,
+        WriteError,
+    )
     from textdifuse_desktop.imaging.degrade import degrade
     from textdifuse_desktop.io.writers.atomic import atomic_file, check_not_input
 

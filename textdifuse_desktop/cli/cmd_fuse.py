@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from textdifuse_desktop.cli._read_options import add_read_arguments, read_options
+
 log = logging.getLogger(__name__)
 
 METHODS = ("textdifuse", "max", "mean", "laplacian", "guided")
@@ -50,8 +52,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--favour", choices=("a", "b"), default="b", help="source favoured inside the mask (default: %(default)s)")
     parser.add_argument("--feather", type=float, default=4.0, help="mask feather sigma in pixels (default: %(default)s)")
     parser.add_argument("--register", action="store_true", help="rigidly register B to A before fusing")
-    parser.add_argument("--frame", type=int, default=None, help="frame of a 4D NIfTI to use")
-    parser.add_argument("--series-uid", default=None, help="series to read from a DICOM folder with several")
+    add_read_arguments(parser, modality=False)
     parser.add_argument("--deidentify", action="store_true", help="de-identify DICOM outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     from textdifuse_desktop.cli.region_args import add_region_arguments
@@ -59,15 +60,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_region_arguments(parser)  # --propose, --prompt, --clip-checkpoint...
     parser.set_defaults(func=run)
     return parser
-
-
-def _read_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if args.frame is not None:
-        options["frame"] = args.frame
-    if args.series_uid:
-        options["series_uid"] = args.series_uid
-    return options
 
 
 def _params(args: argparse.Namespace) -> Any:
@@ -170,7 +162,7 @@ def _fuse_one(args: argparse.Namespace, path_a: Path, path_b: Path, out: Path, f
     from textdifuse_desktop.imaging.image import Image
     from textdifuse_desktop.io import read_image
 
-    options = _read_options(args)
+    options = read_options(args)
     a, b = read_image(path_a, **options), read_image(path_b, **options)
     if isinstance(a, Image) and isinstance(b, Image):
         return _fuse_images(args, a, b, out, fmt, quiet, [path_a, path_b])

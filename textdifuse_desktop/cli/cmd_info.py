@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from textdifuse_desktop.cli._read_options import add_read_arguments, read_options
 from textdifuse_desktop.errors import TextDifuseError
 
 _KINDS = {
@@ -30,9 +31,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "units, SUV/temperature availability and warnings.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="file or DICOM folder")
-    parser.add_argument("--series-uid", help="DICOM folder with several series: the one to read")
-    parser.add_argument("--frame", type=int, help="frame of a 4D NIfTI, multi-page TIFF or video")
-    parser.add_argument("--modality", help="override the modality (MR, CT, PT, NM, IR, VIS, OT)")
+    add_read_arguments(parser)
     parser.add_argument("--no-suv", action="store_true", help="keep PET in Bq/ml")
     parser.add_argument(
         "--temperature-scale",
@@ -47,13 +46,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if args.series_uid:
-        options["series_uid"] = args.series_uid
-    if args.frame is not None:
-        options["frame"] = args.frame
-    if args.modality:
-        options["modality"] = args.modality
+    options = read_options(args)
     if args.no_suv:
         options["suv"] = False
     if args.temperature_scale:
