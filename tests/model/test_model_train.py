@@ -122,3 +122,21 @@ def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     loaded = load_model(tmp_path / "ddp" / "model.safetensors")
     assert loaded.card["training"]["world_size"] == 2
+
+
+def test_init_from_loads_matching_tensors_and_can_rezero_the_head(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from textdifuse_desktop.model._trainer import _init_from
+
+    source = build_model(tiny_config())
+    for p in source.parameters():
+        torch.nn.init.normal_(p)
+    path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(path))
+    net = build_model(tiny_config())
+    _init_from(net, str(path), rezero_head=True)
+    assert torch.equal(net.encoder.stem[1].weight, source.encoder.stem[1].weight)
+    assert float(net.decoder.out[2].weight.abs().sum()) == 0.0
+    _init_from(net, str(path), rezero_head=False)
+    assert torch.equal(net.decoder.out[2].weight, source.decoder.out[2].weight)

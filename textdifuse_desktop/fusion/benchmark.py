@@ -32,7 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from textdifuse_desktop.fusion.request import CLASSICAL_METHODS, FusionParams, FusionRequest
+from textdifuse_desktop.fusion.request import (
+    CLASSICAL_METHODS,
+    FusionParams,
+    FusionRequest,
+)
 from textdifuse_desktop.imaging.image import Image
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,25 @@ from typing import Any
 import numpy as np
 
 from textdifuse_desktop.errors import FusionCancelled
-from textdifuse_desktop.fusion._sources import PreparedPair, as_stack, build_result_image, prepare_pair
-from textdifuse_desktop.fusion._tiling import Backend, OutOfDeviceMemory, count_tiles, run_tiled
-from textdifuse_desktop.fusion.request import CancelToken, FusionParams, FusionRequest, FusionResult, Progress
+from textdifuse_desktop.fusion._sources import (
+    PreparedPair,
+    as_stack,
+    build_result_image,
+    prepare_pair,
+)
+from textdifuse_desktop.fusion._tiling import (
+    Backend,
+    OutOfDeviceMemory,
+    count_tiles,
+    run_tiled,
+)
+from textdifuse_desktop.fusion.request import (
+    CancelToken,
+    FusionParams,
+    FusionRequest,
+    FusionResult,
+    Progress,
+)
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,12 @@ import numpy as np
 from textdifuse_desktop.errors import ImageDataError
 from textdifuse_desktop.fusion._tiling import Backend
 from textdifuse_desktop.fusion.engine import run_fusion
-from textdifuse_desktop.fusion.request import CancelToken, FusionParams, FusionRequest, Progress
+from textdifuse_desktop.fusion.request import (
+    CancelToken,
+    FusionParams,
+    FusionRequest,
+    Progress,
+)
 from textdifuse_desktop.imaging.image import Image
 
 log = logging.getLogger(__name__)

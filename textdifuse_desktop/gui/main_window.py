@@ -14,7 +14,12 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from textdifuse_desktop.fusion.request import FusionParams, FusionRequest, FusionResult, Progress
+from textdifuse_desktop.fusion.request import (
+    FusionParams,
+    FusionRequest,
+    FusionResult,
+    Progress,
+)
 from textdifuse_desktop.gui import pipeline, strings
 from textdifuse_desktop.gui.fusion_controller import FusionController
 from textdifuse_desktop.gui.main_menus import build_menus
@@ -481,11 +486,11 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog.deleteLater()
 
     # ------------------------------------------------------------- drag and drop, close
-    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802 - Qt override
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:
         paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
         if paths:
             event.acceptProposedAction()
@@ -499,7 +504,7 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.open_source("a" if self.raw["a"] is None else "b", paths[0])
 
-    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.play_timer.stop()
         self.controller.shutdown()
         super().closeEvent(event)

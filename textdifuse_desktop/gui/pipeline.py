@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from textdifuse_desktop.errors import GeometryError, ReadError
-from textdifuse_desktop.fusion.request import CancelToken, FusionParams, FusionRequest, FusionResult, Progress
+from textdifuse_desktop.fusion.request import (
+    CancelToken,
+    FusionParams,
+    FusionRequest,
+    FusionResult,
+    Progress,
+)
 from textdifuse_desktop.imaging.image import Image
 
 log = logging.getLogger(__name__)

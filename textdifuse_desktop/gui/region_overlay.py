@@ -36,15 +36,15 @@ class _OverlayItem(pg.ImageItem):
         self._owner = owner
         self.setAcceptHoverEvents(True)
 
-    def mouseDragEvent(self, ev: Any) -> None:  # noqa: N802 - pyqtgraph override
+    def mouseDragEvent(self, ev: Any) -> None:
         if not self._owner.handle_drag(ev):
             ev.ignore()
 
-    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 - pyqtgraph override
+    def mouseClickEvent(self, ev: Any) -> None:
         if not self._owner.handle_click(ev):
             ev.ignore()
 
-    def hoverEvent(self, ev: Any) -> None:  # noqa: N802 - pyqtgraph override
+    def hoverEvent(self, ev: Any) -> None:
         self._owner.handle_hover(ev)
 
 

@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from textdifuse_desktop.session.regions import DEFAULT_KAPPA, KAPPA_RANGE, Region, RegionSet
+from textdifuse_desktop.session.regions import (
+    DEFAULT_KAPPA,
+    KAPPA_RANGE,
+    Region,
+    RegionSet,
+)
 
 log = logging.getLogger(__name__)
 

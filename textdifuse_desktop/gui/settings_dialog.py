@@ -14,7 +14,13 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from textdifuse_desktop.config import DEVICES, METHODS, AppSettings, default_log_dir, save_settings
+from textdifuse_desktop.config import (
+    DEVICES,
+    METHODS,
+    AppSettings,
+    default_log_dir,
+    save_settings,
+)
 
 log = logging.getLogger(__name__)
 

@@ -69,7 +69,7 @@ class GeneratorWorker(QtCore.QObject):
                     self.returned.emit(stop.value)
                     break
                 self.yielded.emit(value)
-        except Exception as error:  # noqa: BLE001 - every failure goes to the GUI as a signal
+        except Exception as error:
             if not isinstance(error, FusionCancelled):
                 log.exception("worker failed")
             self.errored.emit(error)

@@ -13,7 +13,11 @@ import logging
 
 from textdifuse_desktop.errors import GeometryError
 from textdifuse_desktop.imaging.image import Image
-from textdifuse_desktop.imaging.resample import overlap_fraction, resample_to, resize_to_shape
+from textdifuse_desktop.imaging.resample import (
+    overlap_fraction,
+    resample_to,
+    resize_to_shape,
+)
 
 log = logging.getLogger(__name__)
 

@@ -95,7 +95,8 @@ def load_grey(path: PathLike) -> np.ndarray:
     ReadError
         The file is missing, truncated or not an image Pillow understands.
     """
-    from PIL import Image as PILImage, UnidentifiedImageError
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
 
     path = Path(path)
     try:

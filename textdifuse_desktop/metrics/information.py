@@ -6,7 +6,11 @@ import logging
 
 import numpy as np
 
-from textdifuse_desktop.metrics.basic import _histogram_probabilities, entropy_bits, pearson
+from textdifuse_desktop.metrics.basic import (
+    _histogram_probabilities,
+    entropy_bits,
+    pearson,
+)
 from textdifuse_desktop.metrics.grey import as_float, to_grey_uint8
 
 log = logging.getLogger(__name__)

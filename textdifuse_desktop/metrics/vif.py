@@ -8,7 +8,7 @@ both compute ``VIFp(A, F) + VIFp(B, F)`` with Sheikh's ``vifp_mscale``
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from scipy import ndimage
@@ -23,7 +23,7 @@ EPS = 1e-10
 SCALES = 4
 
 
-@lru_cache(maxsize=None)
+@cache
 def gaussian_1d(size: int, sigma: float) -> np.ndarray:
     """1-D factor of MATLAB ``fspecial('gaussian', size, sigma)`` (the 2-D window is its outer product).
 

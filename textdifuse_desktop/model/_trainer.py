@@ -7,15 +7,20 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from textdifuse_desktop.model.network import FusionDiffusionNet, build_model, tiny_config
+from textdifuse_desktop.model.network import (
+    FusionDiffusionNet,
+    build_model,
+    tiny_config,
+)
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.train_config import TrainConfig
 
@@ -155,7 +160,10 @@ class Context:
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
         model_cfg = {**(tiny_config() if cfg.tiny else {}), **cfg.model, "prediction_type": cfg.prediction_type}
-        self.net: FusionDiffusionNet = build_model(model_cfg).to(self.device)
+        self.net: FusionDiffusionNet = build_model(model_cfg)
+        if cfg.init_from:
+            _init_from(self.net, cfg.init_from, rezero_head=cfg.rezero_head)
+        self.net = self.net.to(self.device)
         if self.device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
         self.sampler = DDIMSampler(prediction_type=cfg.prediction_type)
@@ -207,3 +215,16 @@ class Context:
         optim = torch.load(self.out / "resume_optim.pt", map_location=self.device, weights_only=True)
         stage.opt.load_state_dict(optim[stage.name])
         log.info("resumed stage %s at iteration %d", stage.name, stage.iteration)
+
+
+def _init_from(net: FusionDiffusionNet, path: str, *, rezero_head: bool) -> None:
+    """Load the tensors of ``path`` whose name and shape match ``net`` (fine-tuning, design changes)."""
+    from safetensors.torch import load_file
+
+    own = net.state_dict()
+    state = {k: v.float() for k, v in load_file(path).items()}
+    keep = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape
+            and not (rezero_head and k.startswith("decoder.out.2"))}
+    result = net.load_state_dict(keep, strict=False)
+    log.info("initialised from %s: %d tensors loaded, %d left fresh", path, len(keep), len(result.missing_keys))
+

@@ -16,7 +16,6 @@ torchrun add ``--ddp``.  Only torch, numpy, Pillow, safetensors and tqdm are nee
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import sys
@@ -32,12 +31,16 @@ from textdifuse_desktop.model._trainer import Context, Stage, _degrade, fusion_l
 from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
 from textdifuse_desktop.model.network import count_parameters
 from textdifuse_desktop.model.sampler import DDIMSampler
-from textdifuse_desktop.model.train_config import TrainConfig, add_arguments, config_from_args
+from textdifuse_desktop.model.train_config import (
+    TrainConfig,
+    add_arguments,
+    config_from_args,
+)
 from textdifuse_desktop.model.weights import WEIGHTS_NAME, save_model
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "train", "add_arguments", "config_from_args", "main"]
+__all__ = ["TrainConfig", "add_arguments", "config_from_args", "main", "train"]
 
 
 def _grid_timesteps() -> torch.Tensor:

@@ -40,6 +40,8 @@ class TrainConfig:
     log_every: int = 10
     resume: bool = False
     progress: bool = True
+    init_from: str | None = None
+    rezero_head: bool = False
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-every", type=int, default=d.log_every)
     parser.add_argument("--resume", action="store_true", help="continue from <out>/resume.*")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--init-from", help="start from these weights (.safetensors; tensors of matching name and "
+                                            "shape are loaded, the rest stay fresh)")
+    parser.add_argument("--rezero-head", action="store_true",
+                        help="with --init-from: re-zero the decoder's output conv (switching a 'direct' model to the "
+                             "gated-residual output)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -7,9 +7,22 @@
 * :class:`ViewState` / :class:`PaneView` - what the viewer shows (:mod:`.view_state`).
 """
 
-from textdifuse_desktop.session.document import SESSION_SUFFIX, SessionDocument, SourceRef
-from textdifuse_desktop.session.region_io import export_label_nifti, export_seg, label_map
-from textdifuse_desktop.session.regions import DEFAULT_KAPPA, KAPPA_RANGE, Region, RegionSet
+from textdifuse_desktop.session.document import (
+    SESSION_SUFFIX,
+    SessionDocument,
+    SourceRef,
+)
+from textdifuse_desktop.session.region_io import (
+    export_label_nifti,
+    export_seg,
+    label_map,
+)
+from textdifuse_desktop.session.regions import (
+    DEFAULT_KAPPA,
+    KAPPA_RANGE,
+    Region,
+    RegionSet,
+)
 from textdifuse_desktop.session.view_state import PaneView, ViewState
 
 __all__ = [

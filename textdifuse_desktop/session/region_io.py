@@ -22,10 +22,20 @@ from pathlib import Path
 import numpy as np
 
 from textdifuse_desktop._typing import PathLike
-from textdifuse_desktop.errors import FeatureUnavailableError, ImageDataError, SessionError
+from textdifuse_desktop.errors import (
+    FeatureUnavailableError,
+    ImageDataError,
+    SessionError,
+)
 from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.io.writers.atomic import atomic_file, write_error
-from textdifuse_desktop.session.regions import ORIGINS, Region, RegionSet, _check_source, clamp_kappa
+from textdifuse_desktop.session.regions import (
+    ORIGINS,
+    Region,
+    RegionSet,
+    _check_source,
+    clamp_kappa,
+)
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,11 @@ from typing import Any
 import numpy as np
 
 from textdifuse_desktop.imaging.image import Image
-from textdifuse_desktop.imaging.intensity import WINDOW_PRESETS, display_window, percentile_window
+from textdifuse_desktop.imaging.intensity import (
+    WINDOW_PRESETS,
+    display_window,
+    percentile_window,
+)
 
 #: Presets offered in the display panel: label -> (center, width, units the preset expects or None).
 PRESETS: dict[str, tuple[float, float, str | None]] = {

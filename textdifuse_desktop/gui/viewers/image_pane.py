@@ -45,7 +45,7 @@ class WindowingViewBox(pg.ViewBox):
 
     sig_window_drag = QtCore.Signal(float, float)  # dx, dy in screen pixels since the last event
 
-    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:  # noqa: N802 - Qt override
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
         if ev.button() == QtCore.Qt.MouseButton.RightButton:
             ev.accept()
             delta = ev.pos() - ev.lastPos()
@@ -308,7 +308,7 @@ class ImagePane(QtWidgets.QWidget):
         point = self.view_box.mapSceneToView(scene_pos)
         self.cursor_moved.emit((float(point.x()), float(point.y())))
 
-    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
         steps = {
             QtCore.Qt.Key.Key_PageUp: 1, QtCore.Qt.Key.Key_Up: 1, QtCore.Qt.Key.Key_Right: 1,
             QtCore.Qt.Key.Key_PageDown: -1, QtCore.Qt.Key.Key_Down: -1, QtCore.Qt.Key.Key_Left: -1,
@@ -327,15 +327,15 @@ class ImagePane(QtWidgets.QWidget):
         self.setFocus(QtCore.Qt.FocusReason.MouseFocusReason)
         self.activated.emit()
 
-    def focusInEvent(self, event: QtGui.QFocusEvent) -> None:  # noqa: N802 - Qt override
+    def focusInEvent(self, event: QtGui.QFocusEvent) -> None:
         self.activated.emit()
         super().focusInEvent(event)
 
-    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802 - Qt override
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:
         paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
         if paths:
             event.acceptProposedAction()

@@ -162,7 +162,7 @@ class ExportDialog(QtWidgets.QDialog):
             return
         self.reject()
 
-    def done(self, result: int) -> None:  # noqa: D401 - Qt override
+    def done(self, result: int) -> None:
         """Wait for a running export before closing (it is cancelled first)."""
         if self.worker is not None and self.worker.is_running:
             self.worker.quit()

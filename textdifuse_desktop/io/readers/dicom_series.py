@@ -25,7 +25,11 @@ from textdifuse_desktop.errors import ReadError
 from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.io.readers import dicom_files as df
 from textdifuse_desktop.io.readers import dicom_geometry as dg
-from textdifuse_desktop.io.readers.dicom_image import finish_image, order_planes, read_dicom_file
+from textdifuse_desktop.io.readers.dicom_image import (
+    finish_image,
+    order_planes,
+    read_dicom_file,
+)
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,10 @@ def _source_datasets(reference: Image, path: Path, deidentify: bool) -> list[Dat
             path=path,
             hint="use a grey source (e.g. the MRI) as the reference",
         )
-    from textdifuse_desktop.io.writers.dicom_derived import build_derived_series, write_derived_series
+    from textdifuse_desktop.io.writers.dicom_derived import (
+        build_derived_series,
+        write_derived_series,
+    )
 
     datasets = build_derived_series(reference, reference, description="Source images of TextDiFuse regions")
     folder = path.parent / f"{path.name.split('.')[0]}_images"

@@ -9,7 +9,11 @@ from pathlib import Path
 from textdifuse_desktop._typing import PathLike
 from textdifuse_desktop.errors import WriteError
 from textdifuse_desktop.imaging.image import Image
-from textdifuse_desktop.io.writers.atomic import atomic_file, atomic_folder, check_not_input
+from textdifuse_desktop.io.writers.atomic import (
+    atomic_file,
+    atomic_folder,
+    check_not_input,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +151,9 @@ def _write_dicom(
     from textdifuse_desktop.io.writers import dicom_common as dc
 
     if image.has_channels:
-        from textdifuse_desktop.io.writers.dicom_secondary import build_secondary_capture
+        from textdifuse_desktop.io.writers.dicom_secondary import (
+            build_secondary_capture,
+        )
 
         dataset = build_secondary_capture(image, reference, description=description, deidentify=deidentify)
         if path.suffix.lower() != ".dcm":
@@ -155,7 +161,10 @@ def _write_dicom(
         with atomic_file(path) as tmp:
             dc.save(dataset, tmp)
         return [path]
-    from textdifuse_desktop.io.writers.dicom_derived import build_derived_series, write_derived_series
+    from textdifuse_desktop.io.writers.dicom_derived import (
+        build_derived_series,
+        write_derived_series,
+    )
 
     datasets = build_derived_series(image, reference, description=description, deidentify=deidentify)
     if _single_dicom_file(image, path):

@@ -25,7 +25,11 @@ import numpy as np
 
 from textdifuse_desktop.errors import WriteError
 from textdifuse_desktop.imaging.image import Image
-from textdifuse_desktop.io.writers._mapping import finite_range, to_uint8, uint16_mapping
+from textdifuse_desktop.io.writers._mapping import (
+    finite_range,
+    to_uint8,
+    uint16_mapping,
+)
 from textdifuse_desktop.io.writers.atomic import atomic_file, atomic_folder
 
 log = logging.getLogger(__name__)
