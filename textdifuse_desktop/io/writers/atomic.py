@@ -96,6 +96,21 @@ def _prepare_parent(path: Path) -> None:
 
 
 @contextlib.contextmanager
+def _cleanup_on_error(tmp: Path, path: Path) -> Iterator[None]:
+    """Remove ``tmp`` on any failure; foreign exceptions become a WriteError naming ``path``."""
+    try:
+        yield
+    except TextDifuseError:
+        _remove(tmp)
+        raise
+    except BaseException as error:
+        _remove(tmp)
+        if isinstance(error, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise write_error(path, error) from error
+
+
+@contextlib.contextmanager
 def atomic_file(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` on success.
 
@@ -110,19 +125,11 @@ def atomic_file(path: PathLike) -> Iterator[Path]:
         raise WriteError("cannot write: the path is an existing folder", path=path, hint="choose a file name")
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
     tmp = path.parent / f".{path.stem[:40]}.{uuid.uuid4().hex[:12]}.tmp{suffix}"
-    try:
+    with _cleanup_on_error(tmp, path):
         yield tmp
         if not tmp.exists():
             raise WriteError("cannot write: the writer produced no file", path=path)
         os.replace(tmp, path)
-    except TextDifuseError:
-        _remove(tmp)
-        raise
-    except BaseException as error:
-        _remove(tmp)
-        if isinstance(error, (KeyboardInterrupt, SystemExit)):
-            raise
-        raise write_error(path, error) from error
     log.debug("wrote %s", path)
 
 
@@ -142,17 +149,9 @@ def atomic_folder(path: PathLike) -> Iterator[Path]:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent))
     except OSError as error:
         raise write_error(path, error) from error
-    try:
+    with _cleanup_on_error(tmp, path):
         yield tmp
         _replace_folder(tmp, path)
-    except TextDifuseError:
-        _remove(tmp)
-        raise
-    except BaseException as error:
-        _remove(tmp)
-        if isinstance(error, (KeyboardInterrupt, SystemExit)):
-            raise
-        raise write_error(path, error) from error
     log.debug("wrote folder %s", path)
 
 
