@@ -8,7 +8,12 @@ import torch
 
 from textdifuse_desktop.errors import ImageDataError
 from textdifuse_desktop.imaging import degrade as np_degrade
-from textdifuse_desktop.imaging.degrade import MODALITIES, MODALITY_GROUPS, ORDER, DegradationOp
+from textdifuse_desktop.imaging.degrade import (
+    MODALITIES,
+    MODALITY_GROUPS,
+    ORDER,
+    DegradationOp,
+)
 from textdifuse_desktop.model.degrade_torch import apply_plan, degrade_batch
 
 SHAPE = (29, 38)  # odd sizes on purpose

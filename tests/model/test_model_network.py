@@ -8,7 +8,13 @@ import torch
 from textdifuse_desktop.errors import DeviceError
 from textdifuse_desktop.model.device import select_device
 from textdifuse_desktop.model.inference import fuse, iter_fuse, pad_to_multiple
-from textdifuse_desktop.model.network import RULES, build_model, count_parameters, default_config, tiny_config
+from textdifuse_desktop.model.network import (
+    RULES,
+    build_model,
+    count_parameters,
+    default_config,
+    tiny_config,
+)
 from textdifuse_desktop.model.sampler import DDIMSampler
 
 

@@ -13,7 +13,12 @@ import pytest
 import torch
 
 from textdifuse_desktop.model._trainer import fusion_loss, sobel_magnitude
-from textdifuse_desktop.model.data import PairRecord, load_pack, roadscene_test_names, save_pack
+from textdifuse_desktop.model.data import (
+    PairRecord,
+    load_pack,
+    roadscene_test_names,
+    save_pack,
+)
 from textdifuse_desktop.model.network import build_model, tiny_config
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.train import TrainConfig, train
@@ -140,3 +145,21 @@ def test_init_from_loads_matching_tensors_and_can_rezero_the_head(tmp_path: Path
     assert float(net.decoder.out[2].weight.abs().sum()) == 0.0
     _init_from(net, str(path), rezero_head=False)
     assert torch.equal(net.decoder.out[2].weight, source.decoder.out[2].weight)
+
+
+def test_zero_stage_a_iterations_keep_the_initial_denoiser(tmp_path: Path) -> None:
+    """``--iters-a 0 --init-from W``: a stage-B-only run (new FCM design on a trained denoiser)."""
+    pack = _synthetic_pack(tmp_path / "pack.npz")
+    base = TrainConfig(out=str(tmp_path / "base"), train_pack=str(pack), tiny=True, iters_a=2, iters_b=1,
+                       batch_a=2, batch_b=2, crop_a=32, crop_b=32, rollout_steps=(1,), progress=False)
+    first = train(base, "base")
+    cfg = TrainConfig(out=str(tmp_path / "b_only"), train_pack=str(pack), tiny=True, iters_a=0, iters_b=3,
+                      batch_b=2, crop_b=32, rollout_steps=(1,), progress=False, init_from=str(first),
+                      model={"output": "two_scale"}, int_weight=0.0)
+    second = load_model(train(cfg, "b only"))
+    assert second.card["training"]["stage_a"]["iteration"] == 0
+    assert second.card["training"]["stage_b"]["iteration"] == 3
+    assert second.net.output == "two_scale"
+    start = load_model(first).net
+    for p, q in zip(second.net.denoiser_parameters(), start.denoiser_parameters()):
+        torch.testing.assert_close(p, q)

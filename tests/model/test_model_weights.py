@@ -11,7 +11,12 @@ import torch
 from textdifuse_desktop.errors import ModelLoadError, WeightsIntegrityError
 from textdifuse_desktop.model.network import build_model, tiny_config
 from textdifuse_desktop.model.sampler import DDIMSampler
-from textdifuse_desktop.model.weights import CARD_NAME, default_weights_path, load_model, save_model
+from textdifuse_desktop.model.weights import (
+    CARD_NAME,
+    default_weights_path,
+    load_model,
+    save_model,
+)
 
 
 @pytest.fixture

@@ -36,12 +36,13 @@ def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(g[:, :1] ** 2 + g[:, 1:] ** 2 + 1e-8)
 
 
-def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0
-                ) -> tuple[torch.Tensor, dict[str, float]]:
+def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0,
+                int_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
     """Max-intensity + max-gradient loss on ``[0, 1]`` tensors; returns the loss and its parts."""
     l_int = (x0 - torch.maximum(a, b)).abs().mean()
     l_grad = (sobel_magnitude(x0) - torch.maximum(sobel_magnitude(a), sobel_magnitude(b))).abs().mean()
-    return l_int + grad_weight * l_grad, {"int": float(l_int.detach()), "grad": float(l_grad.detach())}
+    loss = int_weight * l_int + grad_weight * l_grad
+    return loss, {"int": float(l_int.detach()), "grad": float(l_grad.detach())}
 
 
 def _degrade(x: torch.Tensor, mods: list[str], generator: torch.Generator) -> torch.Tensor:
@@ -61,13 +62,15 @@ class Stage:
         self.name, self.ctx, self.params, self.lr = name, ctx, params, lr
         self.opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0 if name == "B" else 0.01)
         self.ema = [p.detach().clone() for p in params]
-        self.total = iters if iters else (None if budget else 1000)
+        self.total = iters if iters is not None else (None if budget else 1000)  # 0 skips the stage
         self.budget = budget
         self.iteration = 0
         self.seconds = 0.0
 
     def progress(self) -> float:
         """Fraction done: of the time budget when there is one, else of the iteration count."""
+        if self.total == 0:
+            return 1.0
         if self.budget:
             return min(self.seconds / self.budget, 1.0)
         return min(self.iteration / max(self.total or 1, 1), 1.0)

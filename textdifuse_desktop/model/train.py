@@ -126,7 +126,7 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
         with ctx.autocast():
             out = model(x, tt, cond_a, cond_b).float()
         x0 = (sampler.predict_x0(out, t_k, x) + 1) / 2
-        loss, parts = fusion_loss(x0, a, b, cfg.grad_weight)
+        loss, parts = fusion_loss(x0, a, b, cfg.grad_weight, cfg.int_weight)
         return loss, {**parts, "steps": n_steps, "k": k}
 
     stage.run(loss_fn)

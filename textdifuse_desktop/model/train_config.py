@@ -33,6 +33,7 @@ class TrainConfig:
     iters_b: int | None = None
     time_budget_b: float | None = None
     grad_weight: float = 1.0
+    int_weight: float = 1.0
     teacher_forcing: float = 0.25
     rollout_steps: tuple[int, ...] = (1, 2, 4)
     ema: float = 0.999
@@ -63,7 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--iters-{st}", type=int, default=None)
         parser.add_argument(f"--time-budget-{st}", type=float, default=None, help="seconds for this stage")
     parser.add_argument("--l1-weight", type=float, default=d.l1_weight)
-    parser.add_argument("--grad-weight", type=float, default=d.grad_weight)
+    parser.add_argument("--grad-weight", type=float, default=d.grad_weight, help="stage-B gradient-loss weight")
+    parser.add_argument("--int-weight", type=float, default=d.int_weight,
+                        help="stage-B intensity-loss weight (0: the 'without L_int' ablation)")
     parser.add_argument("--teacher-forcing", type=float, default=d.teacher_forcing)
     parser.add_argument("--rollout-steps", type=lambda s: tuple(int(v) for v in s.split(",")),
                         default=d.rollout_steps, help="comma-separated step counts for stage-B rollouts")

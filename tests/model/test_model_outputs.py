@@ -1,0 +1,103 @@
+"""The network's output designs (direct, gated residual, two-scale) and their fusion rules."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from textdifuse_desktop.model._trainer import fusion_loss
+from textdifuse_desktop.model.inference import fuse
+from textdifuse_desktop.model.network import (
+    OUTPUTS,
+    RULES,
+    base_layer,
+    build_model,
+    tiny_config,
+)
+from textdifuse_desktop.model.sampler import DDIMSampler
+
+
+def _pair(h: int = 32, w: int = 48, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(1, 1, h, w, generator=gen), torch.rand(1, 1, h, w, generator=gen)
+
+
+def _randomised(output: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    net = build_model({**tiny_config(), "output": output}).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.ndim > 1 and not p.abs().sum():
+                p.normal_(0, 0.05)
+    return net
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("rule", RULES)
+def test_every_output_and_rule_runs(output: str, rule: str) -> None:
+    a, b = _pair()
+    out = fuse(_randomised(output), DDIMSampler(), a, b, steps=2, rule=rule)
+    assert out.shape == a.shape and torch.isfinite(out).all()
+
+
+def test_unknown_output_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown output"):
+        build_model({**tiny_config(), "output": "pyramid"})
+    with pytest.raises(ValueError, match="needs prediction_type"):
+        build_model({**tiny_config(), "output": "two_scale", "prediction_type": "v"})
+
+
+def test_base_layer_keeps_constants_and_splits_exactly() -> None:
+    flat = torch.full((1, 1, 20, 30), 0.3)
+    torch.testing.assert_close(base_layer(flat), flat)
+    a, _ = _pair()
+    base = base_layer(a)
+    assert base.shape == a.shape
+    assert float((a - base).abs().mean()) > 0.05  # random pixels are almost all detail
+    assert float(base.std()) < float(a.std()) / 3
+
+
+def test_fresh_two_scale_network_adds_both_details_on_the_mean_base() -> None:
+    """Zero-initialised heads: m = 0.5, gains 1 and a zero decoded residual."""
+    net = build_model({**tiny_config(), "output": "two_scale"}).eval()
+    a, b = _pair(seed=3)
+    x_t, t = torch.randn_like(a), torch.tensor([500.0])
+    with torch.no_grad():
+        x0 = net(x_t, t, a * 2 - 1, b * 2 - 1)
+    ca, cb = a * 2 - 1, b * 2 - 1
+    base_a, base_b = base_layer(ca), base_layer(cb)
+    expected = 0.5 * (base_a + base_b) + (ca - base_a) + (cb - base_b)
+    torch.testing.assert_close(x0, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_two_scale_max_rule_picks_the_stronger_detail() -> None:
+    net = build_model({**tiny_config(), "output": "two_scale"}).eval()
+    h, w = 32, 32
+    stripes = torch.zeros(1, 1, h, w)
+    stripes[..., :, ::2] = 0.8
+    flat = torch.full((1, 1, h, w), 0.6)
+    with torch.no_grad():
+        x0 = net(torch.zeros_like(flat), torch.tensor([250.0]), stripes, flat, rule="max")
+    # The brighter base (the flat source) wins and the striped source's detail survives at full strength.
+    expected = flat + stripes - base_layer(stripes)
+    torch.testing.assert_close(x0, expected, atol=1e-5, rtol=0)
+
+
+def test_two_scale_kappa_acts_mainly_inside_its_region() -> None:
+    net = _randomised("two_scale")
+    a, b = _pair(64, 64, seed=2)
+    kappa = torch.ones_like(a)
+    kappa[..., 8:24, 8:24] = 2.5
+    plain = fuse(net, DDIMSampler(), a, b, steps=1)
+    mod = fuse(net, DDIMSampler(), a, b, steps=1, kappa_b=kappa)
+    diff = (mod - plain).abs()[0, 0]
+    assert float(diff[8:24, 8:24].mean()) > 5 * float(diff[40:, 40:].mean()) and float(diff[8:24, 8:24].mean()) > 1e-3
+
+
+def test_intensity_weight_zero_leaves_the_gradient_loss() -> None:
+    a, b = _pair(16, 16, seed=4)
+    x0 = (a + b) / 2
+    full, parts = fusion_loss(x0, a, b, grad_weight=2.0)
+    grad_only, _ = fusion_loss(x0, a, b, grad_weight=2.0, int_weight=0.0)
+    assert float(full) == pytest.approx(parts["int"] + 2 * parts["grad"], rel=1e-5)
+    assert float(grad_only) == pytest.approx(2 * parts["grad"], rel=1e-5)

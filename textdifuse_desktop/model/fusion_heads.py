@@ -1,0 +1,169 @@
+"""The fusion side of the network: per-level FCM gates, the full-resolution pixel gate, the ablation rules,
+kappa modulation and the two-scale (base + detail) output mix."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from textdifuse_desktop.model.layers import group_norm
+
+KAPPA_RANGE = (0.5, 3.0)
+
+
+class CBAM(nn.Module):
+    """Channel attention (avg/max pool -> shared MLP) then spatial attention (7x7 conv)."""
+
+    def __init__(self, channels: int, reduction: int = 8):
+        super().__init__()
+        hidden = max(channels // reduction, 4)
+        self.mlp = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.SiLU(), nn.Conv2d(hidden, channels, 1))
+        self.spatial = nn.Conv2d(2, 1, 7, padding=3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        att = self.mlp(x.mean(dim=(2, 3), keepdim=True)) + self.mlp(x.amax(dim=(2, 3), keepdim=True))
+        x = x * torch.sigmoid(att)
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return x * torch.sigmoid(self.spatial(pooled))
+
+
+class FusionControl(nn.Module):
+    """FCM-lite for one level: gates ``(w_a, w_b, bias)`` from both sources' features and the timestep."""
+
+    def __init__(self, channels: int, emb_dim: int, groups: int, hidden: int, t_channels: int):
+        super().__init__()
+        cin = 2 * channels + t_channels
+        self.t_proj = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, t_channels))
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cin, 3, padding=1, groups=cin), nn.Conv2d(cin, hidden, 1),
+            group_norm(hidden, groups), nn.SiLU(), CBAM(hidden))
+        self.head = nn.Conv2d(hidden, 3 * channels, 3, padding=1)
+        # Start as the mean rule (w = 0.5, bias = 0) so stage B begins from a sane fusion.
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, f_a: Tensor, f_b: Tensor, emb: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        temb = self.t_proj(emb)[:, :, None, None].expand(-1, -1, *f_a.shape[2:])
+        gates = torch.sigmoid(self.head(self.body(torch.cat([f_a, f_b, temb], dim=1))))
+        w_a, w_b, b = gates.chunk(3, dim=1)
+        return w_a, w_b, 2.0 * b - 1.0  # bias centred on 0 (a shifted sigmoid)
+
+
+def local_variance(f: Tensor) -> Tensor:
+    """Variance in a 3x3 window (ablation rule 'variance')."""
+    mean = F.avg_pool2d(f, 3, stride=1, padding=1, count_include_pad=False)
+    sq = F.avg_pool2d(f * f, 3, stride=1, padding=1, count_include_pad=False)
+    return (sq - mean * mean).clamp_min(0.0)
+
+
+def resize_kappa(kappa: Tensor | None, like: Tensor) -> Tensor | None:
+    """A kappa map resampled to ``like``'s size and clamped to :data:`KAPPA_RANGE` (None stays None)."""
+    if kappa is None:
+        return None
+    kappa = kappa.to(dtype=like.dtype, device=like.device)
+    if kappa.shape[-2:] != like.shape[-2:]:
+        kappa = F.interpolate(kappa, size=like.shape[-2:], mode="area" if kappa.shape[-1] >= like.shape[-1]
+                              else "bilinear")
+    return kappa.clamp(*KAPPA_RANGE)
+
+
+class PixelGate(nn.Module):
+    """Full-resolution gate logits from both sources' finest features and the timestep.
+
+    ``maps=1``: the mix weight ``m`` of ``gated_residual``.  ``maps=4`` (``two_scale``): base mix ``m``,
+    detail gains of A and B, and the restoration gate (see :func:`two_scale_mix`).
+    """
+
+    def __init__(self, channels: int, emb_dim: int, stem: int, t_channels: int, maps: int = 1):
+        super().__init__()
+        self.t_proj = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, t_channels))
+        hidden = max(channels, 8)
+        self.body = nn.Sequential(nn.Conv2d(2 * channels + t_channels, hidden, 3, padding=1), nn.SiLU(),
+                                  nn.Conv2d(hidden, hidden, 3, padding=1), nn.SiLU())
+        self.head = nn.Sequential(nn.Conv2d(hidden, maps * stem * stem, 3, padding=1), nn.PixelShuffle(stem))
+        # Start as the mean rule (m = 0.5), unit detail gains and full restoration (logit 4 -> 0.98).
+        nn.init.zeros_(self.head[0].weight)
+        nn.init.zeros_(self.head[0].bias)
+        if maps == 4:
+            with torch.no_grad():
+                self.head[0].bias[3 * stem * stem:] = 4.0
+
+    def forward(self, f_a: Tensor, f_b: Tensor, emb: Tensor) -> Tensor:
+        temb = self.t_proj(emb)[:, :, None, None].expand(-1, -1, *f_a.shape[2:])
+        return self.head(self.body(torch.cat([f_a, f_b, temb], dim=1)))
+
+
+BASE_RADIUS = 4
+
+
+def base_layer(x: Tensor) -> Tensor:
+    """Two passes of a (2r+1)^2 box filter with reflected borders: the smooth base of a two-scale split."""
+    size = 2 * BASE_RADIUS + 1
+    for _ in range(2):
+        x = F.avg_pool2d(F.pad(x, (BASE_RADIUS,) * 4, mode="reflect"), size, stride=1)
+    return x
+
+
+def rule_details(rule: str, det_a: Tensor, det_b: Tensor) -> tuple[Tensor, Tensor]:
+    """Detail gains of the ablation rules (two-scale output)."""
+    if rule == "max":
+        g_a = (det_a.abs() >= det_b.abs()).to(det_a.dtype)
+        return g_a, 1.0 - g_a
+    if rule == "variance":
+        v_a, v_b = local_variance(det_a), local_variance(det_b)
+        g_a = v_a / (v_a + v_b + 1e-6)
+        return g_a, 1.0 - g_a
+    if rule == "add":
+        return torch.ones_like(det_a), torch.ones_like(det_b)
+    return torch.full_like(det_a, 0.5), torch.full_like(det_b, 0.5)
+
+
+def rule_mix(rule: str, cond_a: Tensor, cond_b: Tensor) -> Tensor:
+    """Pixel mix weight of source A for the ablation rules (applied to the conditions)."""
+    if rule == "max":
+        return (cond_a >= cond_b).to(cond_a.dtype)
+    if rule == "variance":
+        v_a, v_b = local_variance(cond_a), local_variance(cond_b)
+        return v_a / (v_a + v_b + 1e-6)
+    return torch.full_like(cond_a, 0.5)  # mean, add
+
+
+DETAIL_KAPPA_MAX = 1.5  # emphasis raises a source's detail gain by at most 1.5x (more only amplifies noise)
+
+
+def modulate_mix(m: Tensor, kappa_a: Tensor | None, kappa_b: Tensor | None) -> Tensor:
+    """Re-weight the pixel mix of A by the kappa maps: ``m' = k_a m / (k_a m + k_b (1 - m))``."""
+    k_a, k_b = resize_kappa(kappa_a, m), resize_kappa(kappa_b, m)
+    if k_a is None and k_b is None:
+        return m
+    wa = m * (k_a if k_a is not None else 1.0)
+    wb = (1 - m) * (k_b if k_b is not None else 1.0)
+    return wa / (wa + wb + 1e-6)
+
+
+def two_scale_mix(gates: Tensor | None, out: Tensor, cond_a: Tensor, cond_b: Tensor, rule: str,
+              kappa_a: Tensor | None, kappa_b: Tensor | None) -> Tensor:
+    """``x0 = m*base_a + (1-m)*base_b + g_a*det_a + g_b*det_b + r*out`` from the pixel gate's four logit maps.
+
+    ``gates=None``: the ablation ``rule`` sets ``m`` and the detail gains and ``r = 1``.  Kappa maps re-weight
+    ``m`` and multiply the detail gains (capped at :data:`DETAIL_KAPPA_MAX`).
+    """
+    base_a, base_b = base_layer(cond_a), base_layer(cond_b)
+    det_a, det_b = cond_a - base_a, cond_b - base_b
+    if gates is None:
+        m = rule_mix(rule, base_a, base_b)
+        g_a, g_b = rule_details(rule, det_a, det_b)
+        r: Tensor | float = 1.0
+    else:
+        gates = gates.to(out.dtype)
+        m = torch.sigmoid(gates[:, :1])
+        g_a, g_b = 2 * torch.sigmoid(gates[:, 1:2]), 2 * torch.sigmoid(gates[:, 2:3])
+        r = torch.sigmoid(gates[:, 3:])
+    m = modulate_mix(m, kappa_a, kappa_b)
+    k_a, k_b = resize_kappa(kappa_a, m), resize_kappa(kappa_b, m)
+    if k_a is not None:
+        g_a = g_a * k_a.clamp(max=DETAIL_KAPPA_MAX)
+    if k_b is not None:
+        g_b = g_b * k_b.clamp(max=DETAIL_KAPPA_MAX)
+    return m * base_a + (1 - m) * base_b + g_a * det_a + g_b * det_b + r * out
