@@ -51,6 +51,7 @@ from textdifuse_desktop.errors import (
     ModelLoadError,
 )
 from textdifuse_desktop.imaging.image import Image
+from textdifuse_desktop.imaging.threshold import otsu_split
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +294,7 @@ def refine_mask(coarse: np.ndarray, luma: np.ndarray, similarity: np.ndarray, *,
     values = luma[zone]
     if float(values.max() - values.min()) < 1e-6:
         return coarse
-    cut, separation = _otsu(values)
+    cut, separation = otsu_split(values)
     if separation < SNAP_SEPARATION:
         return coarse
     bright, dark = zone & (luma > cut), zone & (luma <= cut)
@@ -306,20 +307,6 @@ def refine_mask(coarse: np.ndarray, luma: np.ndarray, similarity: np.ndarray, *,
         pick = np.isin(labels, np.flatnonzero(sizes >= size))
     pick = ndimage.binary_fill_holes(pick)
     return pick if pick.any() else coarse
-
-
-def _otsu(values: np.ndarray, bins: int = 256) -> tuple[float, float]:
-    """Otsu's threshold (the bright class is ``> threshold``) and its effectiveness (0..1)."""
-    counts, edges = np.histogram(values, bins=bins)
-    centers = (edges[:-1] + edges[1:]) / 2.0
-    w0 = np.cumsum(counts)[:-1].astype(np.float64)
-    w1 = counts.sum() - w0
-    s0 = np.cumsum(counts * centers)[:-1]
-    m0, m1 = s0 / np.maximum(w0, 1), ((counts * centers).sum() - s0) / np.maximum(w1, 1)
-    between = w0 * w1 * (m0 - m1) ** 2 / float(counts.sum()) ** 2
-    best = int(np.argmax(between))
-    total = float(np.average((centers - np.average(centers, weights=counts)) ** 2, weights=counts))
-    return float(edges[1:-1][best]), float(between[best] / total) if total > 0 else 0.0
 
 
 def _luma(image: Image) -> np.ndarray:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from textdifuse_desktop.model.degrade_torch import degrade_batch
 from textdifuse_desktop.model.network import (
     FusionDiffusionNet,
     build_model,
@@ -45,13 +46,9 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     return loss, {"int": float(l_int.detach()), "grad": float(l_grad.detach())}
 
 
-def _degrade(x: torch.Tensor, mods: list[str], generator: torch.Generator) -> torch.Tensor:
-    try:
-        from textdifuse_desktop.model.degrade_torch import degrade_batch
-    except ImportError:  # fall back to plain noise until the degradation module exists
-        sigma = torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=generator) * 0.08
-        return (x + sigma * torch.randn(x.shape, device=x.device, generator=generator)).clamp(0, 1)
-    return degrade_batch(x, mods, generator).clamp(0, 1)  # type: ignore[union-attr]
+def _degrade(x: torch.Tensor, mods: list[str], generator: torch.Generator, p_clean: float = 0.1) -> torch.Tensor:
+    """On-the-fly composite degradation of a ``[0, 1]`` batch (each sample left clean with ``p_clean``)."""
+    return degrade_batch(x, mods, generator, p_clean=p_clean).clamp(0, 1)
 
 
 class Stage:
@@ -146,7 +143,7 @@ class Context:
             backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
             dist.init_process_group(backend=backend)
             self.rank, self.world = dist.get_rank(), dist.get_world_size()
-            local = int(os.environ.get("LOCAL_RANK", 0))
+            local = int(os.environ.get("LOCAL_RANK", "0"))
         if cfg.device == "auto":
             self.device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
         else:

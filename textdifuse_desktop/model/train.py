@@ -106,8 +106,8 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_b)
-        cond_a = _degrade(a, mods_a, ctx.generator) * 2 - 1
-        cond_b = _degrade(b, mods_b, ctx.generator) * 2 - 1
+        cond_a = _degrade(a, mods_a, ctx.generator, cfg.clean_share_b) * 2 - 1
+        cond_b = _degrade(b, mods_b, ctx.generator, cfg.clean_share_b) * 2 - 1
         n_steps = int(rng.choice(cfg.rollout_steps))
         sampler.set_timesteps(n_steps)
         k = int(rng.integers(0, n_steps))

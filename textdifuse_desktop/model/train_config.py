@@ -34,6 +34,7 @@ class TrainConfig:
     time_budget_b: float | None = None
     grad_weight: float = 1.0
     int_weight: float = 1.0
+    clean_share_b: float = 0.1
     teacher_forcing: float = 0.25
     rollout_steps: tuple[int, ...] = (1, 2, 4)
     ema: float = 0.999
@@ -67,6 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grad-weight", type=float, default=d.grad_weight, help="stage-B gradient-loss weight")
     parser.add_argument("--int-weight", type=float, default=d.int_weight,
                         help="stage-B intensity-loss weight (0: the 'without L_int' ablation)")
+    parser.add_argument("--clean-share-b", type=float, default=d.clean_share_b,
+                        help="stage B: probability that a source is left clean (each source independently)")
     parser.add_argument("--teacher-forcing", type=float, default=d.teacher_forcing)
     parser.add_argument("--rollout-steps", type=lambda s: tuple(int(v) for v in s.split(",")),
                         default=d.rollout_steps, help="comma-separated step counts for stage-B rollouts")
