@@ -89,6 +89,12 @@ class ModelBackend:
         """The sampler's configuration, recorded with every result."""
         return dict(getattr(self.loaded.sampler, "config", {}) or {})
 
+    def start_noise(self, shape: tuple[int, int, int]) -> np.ndarray:
+        """The seeded start noise of a whole ``(N, H, W)`` stack (the tiler crops it per tile)."""
+        from textdifuse_desktop.model.inference import initial_noise
+
+        return initial_noise((shape[0], 1, shape[1], shape[2]), self.seed, "cpu")[:, 0].numpy()
+
     def _tensor(self, x: np.ndarray | None) -> torch.Tensor | None:
         if x is None:
             return None
@@ -101,8 +107,13 @@ class ModelBackend:
         ka: np.ndarray | None,
         kb: np.ndarray | None,
         preview: bool,
+        noise: np.ndarray | None = None,
     ) -> Generator[np.ndarray | None, None, np.ndarray]:
-        """Fuse padded ``(N, H, W)`` stacks; yields per step, returns ``(N, H, W)`` in [0, 1]."""
+        """Fuse padded ``(N, H, W)`` stacks; yields per step, returns ``(N, H, W)`` in [0, 1].
+
+        ``noise``: the start noise (from :meth:`start_noise`, cropped like the inputs), or None to
+        draw it from the seed.
+        """
         from textdifuse_desktop.model.inference import iter_fuse
 
         try:
@@ -116,6 +127,7 @@ class ModelBackend:
                 kappa_a=self._tensor(ka),
                 kappa_b=self._tensor(kb),
                 seed=self.seed,
+                noise=self._tensor(noise),
             )
             while True:
                 try:

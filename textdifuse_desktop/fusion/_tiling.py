@@ -33,7 +33,11 @@ class OutOfDeviceMemory(Exception):
 
 
 class Backend(Protocol):
-    """What the tiler needs from a fusion backend (model or stand-in)."""
+    """What the tiler needs from a fusion backend (model or stand-in).
+
+    A backend may also offer ``start_noise((N, H, W)) -> ndarray`` and accept ``noise=`` in ``run``:
+    tiles then start from crops of one noise field (see :func:`run_tiled`).
+    """
 
     multiple: int
     steps: int
@@ -140,12 +144,16 @@ def _run_padded(
     ka: np.ndarray | None,
     kb: np.ndarray | None,
     preview: bool,
+    noise: np.ndarray | None = None,
 ) -> Generator[Tick, None, np.ndarray]:
     """Pad to the backend multiple, run, crop back; previews are cropped too."""
     h, w = ya.shape[-2:]
     m = backend.multiple
     pads = [pad_to_multiple(x, m) if x is not None else None for x in (ya, yb, ka, kb)]
-    gen = backend.run(pads[0], pads[1], pads[2], pads[3], preview)
+    if noise is None:
+        gen = backend.run(pads[0], pads[1], pads[2], pads[3], preview)
+    else:
+        gen = backend.run(pads[0], pads[1], pads[2], pads[3], preview, noise=pad_to_multiple(noise, m))
     while True:
         try:
             estimate = next(gen)
@@ -180,6 +188,8 @@ def run_tiled(
     ys, xs = tile_spans(h, tile, overlap, multiple), tile_spans(w, tile, overlap, multiple)
     canvas = np.zeros((n, h, w), dtype=np.float32)
     weight = np.zeros((h, w), dtype=np.float32)
+    # One noise field for the whole plane: overlapping tiles start from the same noise, so they agree.
+    noise = backend.start_noise((n, h, w)) if hasattr(backend, "start_noise") else None
     log.debug("tiling %dx%d into %dx%d tiles of %d (overlap %d)", h, w, len(ys), len(xs), tile, overlap)
     for y0, th in ys:
         wy = _ramp_1d(th, overlap, y0 > 0, y0 + th < h)
@@ -187,8 +197,8 @@ def run_tiled(
             wx = _ramp_1d(tw, overlap, x0 > 0, x0 + tw < w)
             window = wy[:, None] * wx[None, :]
             box = (slice(None), slice(y0, y0 + th), slice(x0, x0 + tw))
-            parts = [x[box] if x is not None else None for x in (ya, yb, ka, kb)]
-            gen = _run_padded(backend, parts[0], parts[1], parts[2], parts[3], False)
+            parts = [x[box] if x is not None else None for x in (ya, yb, ka, kb, noise)]
+            gen = _run_padded(backend, *parts[:4], False, noise=parts[4])
             while True:
                 try:
                     next(gen)

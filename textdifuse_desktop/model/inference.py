@@ -43,7 +43,7 @@ def _check(y: Tensor, name: str, multiple: int) -> None:
 
 def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int,
               rule: str = "fcm", kappa_a: Tensor | None = None, kappa_b: Tensor | None = None,
-              seed: int = 0) -> Generator[StepInfo, None, Tensor]:
+              seed: int = 0, noise: Tensor | None = None) -> Generator[StepInfo, None, Tensor]:
     """Fuse two luminance planes with ``steps`` deterministic DDIM steps.
 
     Parameters
@@ -61,6 +61,9 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         Optional ``[B,1,H,W]`` gate multipliers (1.0 = unchanged; > 1 favours that source there).
     seed:
         Seed of the start noise.
+    noise:
+        The start noise itself (shape of ``y_a``), instead of drawing it from ``seed``; tiles of one
+        image get crops of one noise field so that overlapping tiles agree.
 
     Yields
     ------
@@ -84,7 +87,11 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         cond_a = (y_a.float() * 2 - 1).contiguous(memory_format=fmt)
         cond_b = None if y_b is None else (y_b.float() * 2 - 1).contiguous(memory_format=fmt)
-        x = initial_noise(tuple(y_a.shape), seed, device).contiguous(memory_format=fmt)
+        if noise is None:
+            noise = initial_noise(tuple(y_a.shape), seed, device)
+        elif noise.shape != y_a.shape:
+            raise ValueError(f"noise shape {tuple(noise.shape)} differs from the input {tuple(y_a.shape)}")
+        x = noise.to(device=device, dtype=torch.float32).contiguous(memory_format=fmt)
         total = len(sampler.timesteps)
         for i, t in enumerate(sampler.timesteps):
             t_batch = torch.full((y_a.shape[0],), float(t), device=device)
