@@ -6,7 +6,8 @@ composite degradation; metrics are always computed against the clean sources.  P
 count chosen by the rule "fewest steps within 1 % of the best VIF and Qabf" (averaged over all tasks).
 
     python benchmarks/sweep_model.py --test-pack .gpu_data/test_pack.npz --max-per-task 6 \
-        --steps 1 2 4 8 25 --rules fcm max add mean variance --out docs/results/sweep.md
+        --steps 1 2 4 8 25 --rules fcm max add mean variance --out docs/results/sweep.md \
+        --variants "without L_int=runs/no_int/model.safetensors" "without L_grad=runs/no_grad/model.safetensors"
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", nargs="+", default=["fcm", "max", "add", "mean", "variance"])
     parser.add_argument("--rule-steps", type=int, default=4, help="steps for the rule ablation")
     parser.add_argument("--classical", nargs="*", default=["max", "mean", "laplacian", "guided"])
+    parser.add_argument("--variants", nargs="*", default=[], metavar="NAME=WEIGHTS",
+                        help="more checkpoints (e.g. loss ablations), run with the FCM at --rule-steps")
     parser.add_argument("--out", default=None, help="also write the tables to this Markdown file")
     args = parser.parse_args(argv)
     loaded = load_model(args.weights, "cpu")
@@ -58,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     for record in load_pack(args.test_pack):
         if len(per_task[record.task]) < args.max_per_task:
             per_task[record.task].append(record)
-    configs = [(f"textdifuse {s} step{'s' * (s > 1)}", s, "fcm") for s in args.steps]
-    configs += [(f"rule {r} ({args.rule_steps} steps)", args.rule_steps, r) for r in args.rules if r != "fcm"]
+    configs = [(f"textdifuse {s} step{'s' * (s > 1)}", s, "fcm", loaded) for s in args.steps]
+    configs += [(f"rule {r} ({args.rule_steps} steps)", args.rule_steps, r, loaded) for r in args.rules if r != "fcm"]
+    for variant in args.variants:
+        name, _, path = variant.partition("=")
+        configs.append((f"{name} ({args.rule_steps} steps)", args.rule_steps, "fcm", load_model(path, "cpu")))
     rows: dict[tuple[str, str, str], list[dict[str, float]]] = defaultdict(list)
     times: dict[str, list[float]] = defaultdict(list)
     for task, records in per_task.items():
@@ -69,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             deg = (degrade_batch(pair, [r.mod_a, r.mod_b], gen, p_clean=0.0).clamp(0, 1)[:, 0].numpy() * 255)
             deg = deg.round().astype(np.uint8)
             for cond, (a, b) in (("clean", (r.a, r.b)), ("degraded", (deg[0], deg[1]))):
-                for name, steps, rule in configs:
+                for name, steps, rule, model in configs:
                     start = time.perf_counter()
-                    fused = _model(loaded, a, b, steps, rule)
+                    fused = _model(model, a, b, steps, rule)
                     times[name].append(time.perf_counter() - start)
                     rows[(task, cond, name)].append(compute_all(r.a, r.b, fused, METRICS))
                 for method in args.classical:
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                              + f" | {np.mean(times[name]):.3f} |")
             lines.append("")
     overall = {s: {k: np.mean([means[(t, c, n)][k] for t in per_task for c in ("clean", "degraded")])
-                   for k in ("VIF", "Qabf")} for n, s, rule in configs if rule == "fcm"}
+                   for k in ("VIF", "Qabf")} for n, s, rule, model in configs if rule == "fcm" and model is loaded}
     best = {k: max(v[k] for v in overall.values()) for k in ("VIF", "Qabf")}
     chosen = min(s for s, v in overall.items() if all(v[k] >= 0.99 * best[k] for k in best))
     lines += ["Mean over tasks and conditions: " + "; ".join(

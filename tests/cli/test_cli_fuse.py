@@ -117,3 +117,14 @@ def test_fuse_demo_pair_with_shipped_weights(tmp_path, pair) -> None:
     fused = np.asarray(PILImage.open(out))
     source = np.asarray(PILImage.open(demo / pair[1]))
     assert fused.shape == source.shape and fused.std() > 10
+
+
+def test_fuse_restoration_strength_is_recorded_and_checked(tmp_path, rng, tiny_weights, capsys) -> None:
+    a, b = _png(tmp_path / "a.png", rng), _png(tmp_path / "b.png", rng)
+    out = tmp_path / "fused.tiff"
+    assert main(["fuse", str(a), str(b), "-o", str(out), *_model_args(tiny_weights), "--restore", "0"]) == 0
+    assert out.is_file()
+    code = main(["fuse", str(a), str(b), "-o", str(tmp_path / "bad.png"), *_model_args(tiny_weights),
+                 "--restore", "5"])
+    assert code != 0 and "restore must be within" in capsys.readouterr().err
+    assert not (tmp_path / "bad.png").exists()

@@ -139,3 +139,15 @@ def _drain(gen):
             yield next(gen)
         except StopIteration:
             return
+
+
+def test_fusion_panel_round_trips_parameters_including_restoration(make_window) -> None:
+    from textdifuse_desktop.fusion.request import FusionParams
+
+    panel = make_window().fusion_panel
+    wanted = FusionParams(method="textdifuse", steps=8, rule="max", device="cpu", seed=7, restore=0.25)
+    panel.set_params(wanted)
+    got = panel.params()
+    assert (got.steps, got.rule, got.device, got.seed, got.restore) == (8, "max", "cpu", 7, 0.25)
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("guided"))
+    assert not panel.restore_spin.isEnabled()

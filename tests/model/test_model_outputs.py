@@ -101,3 +101,22 @@ def test_intensity_weight_zero_leaves_the_gradient_loss() -> None:
     grad_only, _ = fusion_loss(x0, a, b, grad_weight=2.0, int_weight=0.0)
     assert float(full) == pytest.approx(parts["int"] + 2 * parts["grad"], rel=1e-5)
     assert float(grad_only) == pytest.approx(2 * parts["grad"], rel=1e-5)
+
+
+@pytest.mark.parametrize("output", ["gated_residual", "two_scale"])
+def test_restore_zero_drops_the_decoded_correction(output: str) -> None:
+    net = _randomised(output)
+    a, b = _pair(seed=5)
+    x_t, t = torch.randn_like(a), torch.tensor([500.0])
+    with torch.no_grad():
+        full = net(x_t, t, a, b)
+        none = net(x_t, t, a, b, restore=0.0)
+        single = net(x_t, t, a, None, restore=0.0)
+    assert not torch.allclose(full, none)
+    torch.testing.assert_close(single, a)  # single-source restoration switched off returns the input
+    # Without the correction the result no longer depends on the noisy state's decoding of details:
+    # zeroing the decoder's output layer changes nothing.
+    with torch.no_grad():
+        net.decoder.out[2].weight.zero_()
+        net.decoder.out[2].bias.zero_()
+        torch.testing.assert_close(net(x_t, t, a, b, restore=0.0), none)

@@ -44,6 +44,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the start noise (default: %(default)s)")
     parser.add_argument("--weights", type=Path, default=None, help="model weights (.safetensors); default: shipped")
+    parser.add_argument("--restore", type=float, default=1.0,
+                        help="restoration strength 0..1.5: 1 = as trained (denoise, lift low light), "
+                             "0 = fuse only, for clean sources (default: %(default)s)")
     parser.add_argument("--tile", type=int, default=512, help="tile size in pixels, 0 = no tiling (default: %(default)s)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="output format (default: from the output suffix; png for folders)")
@@ -68,7 +71,8 @@ def _params(args: argparse.Namespace) -> Any:
 
     try:
         return FusionParams(method=args.method, steps=args.steps, rule=args.rule, device=args.device,
-                            seed=args.seed, weights=str(args.weights) if args.weights else None, tile=args.tile)
+                            seed=args.seed, weights=str(args.weights) if args.weights else None, tile=args.tile,
+                            restore=args.restore)
     except ValueError as error:
         raise TextDifuseError(str(error), hint="see `textdifuse fuse --help`") from error
 

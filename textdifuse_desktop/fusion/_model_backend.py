@@ -75,14 +75,16 @@ def _is_oom(error: BaseException) -> bool:
 class ModelBackend:
     """Runs :func:`textdifuse_desktop.model.inference.iter_fuse` on numpy stacks."""
 
-    def __init__(self, loaded: Any, device: torch.device, *, steps: int, rule: str, seed: int):
+    def __init__(self, loaded: Any, device: torch.device, *, steps: int, rule: str, seed: int,
+                 restore: float = 1.0):
         self.loaded = loaded
         self.device = device
         self.steps = int(steps)
         self.rule = rule
         self.seed = int(seed)
         self.multiple = int(getattr(loaded.net, "multiple", 16))
-        self.cache_token = (str(loaded.sha256), str(device), self.steps, rule, self.seed)
+        self.restore = float(restore)
+        self.cache_token = (str(loaded.sha256), str(device), self.steps, rule, self.seed, self.restore)
 
     @property
     def sampler_config(self) -> dict[str, Any]:
@@ -128,6 +130,7 @@ class ModelBackend:
                 kappa_b=self._tensor(kb),
                 seed=self.seed,
                 noise=self._tensor(noise),
+                restore=self.restore,
             )
             while True:
                 try:
@@ -148,11 +151,12 @@ class ModelBackend:
             raise
 
 
-def make_backend(weights: str | None, device_pref: str, *, steps: int, rule: str, seed: int) -> ModelBackend:
+def make_backend(weights: str | None, device_pref: str, *, steps: int, rule: str, seed: int,
+                 restore: float = 1.0) -> ModelBackend:
     """Select the device, load (cached) weights and wrap them as a backend."""
     device = resolve_device(device_pref)
     loaded = get_loaded_model(weights, device)
-    return ModelBackend(loaded, device, steps=steps, rule=rule, seed=seed)
+    return ModelBackend(loaded, device, steps=steps, rule=rule, seed=seed, restore=restore)
 
 
 def cpu_fallback(backend: ModelBackend, weights: str | None) -> ModelBackend:
@@ -162,4 +166,5 @@ def cpu_fallback(backend: ModelBackend, weights: str | None) -> ModelBackend:
                           hint="close other programs or fuse a smaller image")
     cpu = torch.device("cpu")
     loaded = get_loaded_model(weights, cpu)
-    return ModelBackend(loaded, cpu, steps=backend.steps, rule=backend.rule, seed=backend.seed)
+    return ModelBackend(loaded, cpu, steps=backend.steps, rule=backend.rule, seed=backend.seed,
+                        restore=backend.restore)

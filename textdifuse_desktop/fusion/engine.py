@@ -170,7 +170,8 @@ class _Runner:
 def _model_backend(params: FusionParams) -> Backend:
     from textdifuse_desktop.fusion._model_backend import make_backend
 
-    return make_backend(params.weights, params.device, steps=params.steps, rule=params.rule, seed=params.seed)
+    return make_backend(params.weights, params.device, steps=params.steps, rule=params.rule, seed=params.seed,
+                        restore=params.restore)
 
 
 def _run_classical(

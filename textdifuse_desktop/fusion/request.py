@@ -28,6 +28,8 @@ RULES = ("fcm", "max", "add", "mean", "variance")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: Most sampling steps the DDIM sampler accepts (``model.sampler.MAX_STEPS``).
 MAX_STEPS = 25
+#: Range of the restoration strength (1 = as trained; above 1 exaggerates the correction).
+RESTORE_RANGE = (0.0, 1.5)
 
 
 @dataclass
@@ -53,6 +55,9 @@ class FusionParams:
     tile:
         Largest tile side in pixels; bigger images are fused in overlapping
         tiles blended with a raised-cosine window.  0 disables tiling.
+    restore:
+        Restoration strength of the model (0..1.5): 1 restores as trained (denoise, lift low light,
+        remove stripes); 0 only fuses, for sources that are already clean.
     """
 
     method: str = MODEL_METHOD
@@ -62,6 +67,7 @@ class FusionParams:
     seed: int = 0
     weights: str | None = None
     tile: int = 512
+    restore: float = 1.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -70,6 +76,9 @@ class FusionParams:
             raise ValueError(f"rule must be one of {RULES}, got {self.rule!r}")
         if not 1 <= int(self.steps) <= MAX_STEPS:
             raise ValueError(f"steps must be within 1..{MAX_STEPS}, got {self.steps!r}")
+        if not RESTORE_RANGE[0] <= float(self.restore) <= RESTORE_RANGE[1]:
+            raise ValueError(f"restore must be within {RESTORE_RANGE[0]}..{RESTORE_RANGE[1]}, got {self.restore!r}")
+        self.restore = float(self.restore)
         if int(self.tile) < 0:
             raise ValueError(f"tile must be >= 0 (0 = no tiling), got {self.tile!r}")
         base_device = str(self.device).split(":")[0]
@@ -99,7 +108,7 @@ class FusionParams:
     def cache_key(self) -> tuple[Any, ...]:
         """Hashable key of every parameter that changes the unmodulated result."""
         weights = str(Path(self.weights).resolve()) if self.weights else None
-        return (self.method, self.steps, self.rule, self.device, self.seed, weights, self.tile)
+        return (self.method, self.steps, self.rule, self.device, self.seed, weights, self.tile, self.restore)
 
 
 @dataclass

@@ -43,7 +43,7 @@ def _check(y: Tensor, name: str, multiple: int) -> None:
 
 def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int,
               rule: str = "fcm", kappa_a: Tensor | None = None, kappa_b: Tensor | None = None,
-              seed: int = 0, noise: Tensor | None = None) -> Generator[StepInfo, None, Tensor]:
+              seed: int = 0, noise: Tensor | None = None, restore: float = 1.0) -> Generator[StepInfo, None, Tensor]:
     """Fuse two luminance planes with ``steps`` deterministic DDIM steps.
 
     Parameters
@@ -61,6 +61,8 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         Optional ``[B,1,H,W]`` gate multipliers (1.0 = unchanged; > 1 favours that source there).
     seed:
         Seed of the start noise.
+    restore:
+        Restoration strength (scales the network's correction; 1 = as trained, 0 = fusion only).
     noise:
         The start noise itself (shape of ``y_a``), instead of drawing it from ``seed``; tiles of one
         image get crops of one noise field so that overlapping tiles agree.
@@ -95,7 +97,7 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         total = len(sampler.timesteps)
         for i, t in enumerate(sampler.timesteps):
             t_batch = torch.full((y_a.shape[0],), float(t), device=device)
-            out = model(x, t_batch, cond_a, cond_b, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b)
+            out = model(x, t_batch, cond_a, cond_b, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b, restore=restore)
             result = sampler.step(out, int(t), x)
             x = result.prev_sample
             yield StepInfo(i + 1, total, ((result.pred_x0 + 1) / 2).clamp(0, 1))

@@ -140,13 +140,17 @@ class FusionDiffusionNet(nn.Module):
         return self.decoder(feats, t)
 
     def forward(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor | None = None, *, rule: str = "fcm",
-                kappa_a: Tensor | None = None, kappa_b: Tensor | None = None) -> Tensor:
-        """One denoiser evaluation; ``cond_b=None`` is single-source restoration (no fusion)."""
+                kappa_a: Tensor | None = None, kappa_b: Tensor | None = None, restore: float = 1.0) -> Tensor:
+        """One denoiser evaluation; ``cond_b=None`` is single-source restoration (no fusion).
+
+        ``restore`` scales the decoded correction of the residual outputs (1 = as trained, 0 = fusion of
+        the conditions only, for sources that need no restoration); ignored by ``output="direct"``.
+        """
         if t.ndim == 0:
             t = t.expand(x_t.shape[0])
         if cond_b is None:
             out = self.decode(self.encode(x_t, cond_a, t), t)
-            return cond_a + out if self.gated_residual else out
+            return cond_a + restore * out if self.gated_residual else out
         # One batched encoder pass for both sources is faster than two calls.
         feats = self.encode(torch.cat([x_t, x_t]), torch.cat([cond_a, cond_b]), torch.cat([t, t]))
         feats_a, feats_b = zip(*(f.chunk(2) for f in feats))
@@ -154,6 +158,7 @@ class FusionDiffusionNet(nn.Module):
         out = self.decode(fused, t)
         if not self.gated_residual:
             return out
+        out = out * restore
         gates = self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t)).float() if rule == "fcm" else None
         if self.output == "two_scale":
             return two_scale_mix(gates, out, cond_a, cond_b, rule, kappa_a, kappa_b)

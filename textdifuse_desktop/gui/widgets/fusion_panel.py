@@ -44,6 +44,13 @@ class FusionPanel(QtWidgets.QWidget):
             self.device_combo.addItem(strings.DEVICE_LABELS.get(device, device), device)
         self.seed_spin = QtWidgets.QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
+        self.restore_spin = QtWidgets.QDoubleSpinBox()
+        self.restore_spin.setRange(*_request.RESTORE_RANGE)
+        self.restore_spin.setSingleStep(0.1)
+        self.restore_spin.setDecimals(2)
+        self.restore_spin.setValue(1.0)
+        self.restore_spin.setToolTip("How strongly the model restores the sources (noise, low light, stripes): "
+                                     "1 = as trained, 0 = fuse only (for sources that are already clean)")
         self.run_button = QtWidgets.QPushButton("Run fusion")
         self.run_button.setDefault(True)
         self.run_button.setToolTip("Fuse source A and source B (Ctrl+R)")
@@ -61,6 +68,7 @@ class FusionPanel(QtWidgets.QWidget):
         form.addRow("Method", self.method_combo)
         form.addRow("Steps", self.steps_spin)
         form.addRow("Fusion rule", self.rule_combo)
+        form.addRow("Restoration", self.restore_spin)
         form.addRow("Device", self.device_combo)
         form.addRow("Seed", self.seed_spin)
         buttons = QtWidgets.QHBoxLayout()
@@ -86,6 +94,7 @@ class FusionPanel(QtWidgets.QWidget):
             rule=self.rule_combo.currentData(),
             device=self.device_combo.currentData(),
             seed=self.seed_spin.value(),
+            restore=self.restore_spin.value(),
         )
 
     def set_params(self, params: FusionParams) -> None:
@@ -97,6 +106,7 @@ class FusionPanel(QtWidgets.QWidget):
                 combo.setCurrentIndex(index)
         self.steps_spin.setValue(params.steps)
         self.seed_spin.setValue(params.seed)
+        self.restore_spin.setValue(params.restore)
 
     def set_running(self, running: bool, *, succeeded: bool = False) -> None:
         """Switch the buttons between the idle and the running state."""
@@ -117,5 +127,5 @@ class FusionPanel(QtWidgets.QWidget):
 
     def _on_method_changed(self) -> None:
         uses_model = self.method_combo.currentData() == "textdifuse"
-        for widget in (self.steps_spin, self.rule_combo, self.device_combo, self.seed_spin):
+        for widget in (self.steps_spin, self.rule_combo, self.restore_spin, self.device_combo, self.seed_spin):
             widget.setEnabled(uses_model)
