@@ -20,11 +20,11 @@ import torch
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sweep_model import _classical, _model  # noqa: E402
+from sweep_model import _classical, _model
 
-from textdifuse_desktop.model.data import load_pack  # noqa: E402
-from textdifuse_desktop.model.degrade_torch import degrade_batch  # noqa: E402
-from textdifuse_desktop.model.weights import load_model  # noqa: E402
+from textdifuse_desktop.model.data import load_pack
+from textdifuse_desktop.model.degrade_torch import degrade_batch
+from textdifuse_desktop.model.weights import load_model
 
 CELL = 200
 LABEL_H = 18
