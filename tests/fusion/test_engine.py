@@ -176,3 +176,22 @@ def test_out_of_memory_at_smallest_tile_falls_back_to_cpu(rng, pixel_backend, mo
     assert [w for w in result.warnings if "retrying" in w][-1].endswith("128px tiles")
     assert cpu_backend.calls and max(cpu_backend.calls[0]["shape"][1:]) == 208  # CPU: the requested tile again
     np.testing.assert_allclose(result.image.pixels, np.maximum(a.pixels, b.pixels), atol=1e-3)
+
+
+def test_background_empty_in_both_sources_stays_black(rng, pixel_backend) -> None:
+    class HaloBackend(pixel_backend):
+        """Adds a faint constant everywhere, like a model's halo around a head."""
+
+        def run(self, ya, yb, ka, kb, preview):
+            out = yield from super().run(ya, yb, ka, kb, preview)
+            return np.clip(out + np.float32(0.02), 0, 1)
+
+    a, b = _grey(rng), _grey(rng)
+    a.pixels[:, :10] = 0
+    b.pixels[:, :10] = 0
+    b.pixels[:, 10:20] = 0  # empty in B only: A's signal (plus the halo) stays
+    a.pixels[0, 0] = 255  # keep the window at 0..255 despite the zeros
+    result, _ = _drain(run_fusion(FusionRequest(a, b, FusionParams(steps=1)), backend=HaloBackend(steps=1)))
+    fused = result.image.pixels
+    assert (fused[1:, :10] == 0).all()
+    assert (fused[:, 10:20] > a.pixels[:, 10:20] - 1).all() and fused[:, 10:20].mean() > a.pixels[:, 10:20].mean()

@@ -247,6 +247,9 @@ def run_fusion(
         if modulate:
             modulated = yield from runner.fuse(pair.ya, pair.yb, ka, kb, "region modulation", preview)
             fused = modulated if mask is None else mask * modulated + (1.0 - mask) * base
+        # Where both sources are empty (black background, air below the window) there is nothing to fuse;
+        # keep it exactly black instead of showing the model's faint halo (clinicians read it as signal).
+        fused = np.where((pair.ya <= 0) & (pair.yb <= 0), np.float32(0.0), fused)
         backend = runner.backend
         warnings.extend(runner.warnings)
         sampler_config = dict(getattr(backend, "sampler_config", {}) or {})
