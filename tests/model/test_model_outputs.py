@@ -120,3 +120,18 @@ def test_restore_zero_drops_the_decoded_correction(output: str) -> None:
         net.decoder.out[2].weight.zero_()
         net.decoder.out[2].bias.zero_()
         torch.testing.assert_close(net(x_t, t, a, b, restore=0.0), none)
+
+
+def test_base_layers_are_reused_within_a_fusion_but_never_across_fusions() -> None:
+    net = _randomised("two_scale")
+    fresh = _randomised("two_scale")
+    first, second = _pair(seed=6), _pair(seed=7)
+    fuse(net, DDIMSampler(), *first, steps=3)
+    again = fuse(net, DDIMSampler(), *second, steps=3)
+    torch.testing.assert_close(again, fuse(fresh, DDIMSampler(), *second, steps=3))
+    a, b = second
+    cond_a, cond_b = a * 2 - 1, b * 2 - 1
+    with torch.no_grad():
+        bases = net._bases(cond_a, cond_b)
+        assert net._bases(cond_a, cond_b) is bases  # same tensors: cached
+        assert net._bases(cond_a.clone(), cond_b) is not bases

@@ -31,6 +31,7 @@ Modulation (OUR parameterisation, not the paper's): optional per-pixel maps ``ka
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 import torch
@@ -161,10 +162,24 @@ class FusionDiffusionNet(nn.Module):
         out = out * restore
         gates = self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t)).float() if rule == "fcm" else None
         if self.output == "two_scale":
-            return two_scale_mix(gates, out, cond_a, cond_b, rule, kappa_a, kappa_b)
+            return two_scale_mix(gates, out, cond_a, cond_b, rule, kappa_a, kappa_b, self._bases(cond_a, cond_b))
         m = torch.sigmoid(gates).to(out.dtype) if gates is not None else rule_mix(rule, cond_a, cond_b)
         m = modulate_mix(m, kappa_a, kappa_b)
         return m * cond_a + (1 - m) * cond_b + out
+
+    def _bases(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
+        """Base layers of the conditions, remembered across the sampling steps of one fusion (inference only).
+
+        The cache holds weak references to the two condition tensors (the sampler passes the same objects
+        at every step and never modifies them), so a new fusion can never hit stale bases.
+        """
+        cached = self.__dict__.get("_base_cache")
+        if cached is not None and cached[0]() is cond_a and cached[1]() is cond_b:
+            return cached[2]
+        bases = (base_layer(cond_a), base_layer(cond_b))
+        if not torch.is_grad_enabled():
+            self.__dict__["_base_cache"] = (weakref.ref(cond_a), weakref.ref(cond_b), bases)
+        return bases
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:
         """The learned pixel mix weight of source A (for inspection); needs ``gated_residual``."""
