@@ -47,7 +47,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--restore", type=float, default=1.0,
                         help="restoration strength 0..1.5: 1 = as trained (denoise, lift low light), "
                              "0 = fuse only, for clean sources (default: %(default)s)")
-    parser.add_argument("--tile", type=int, default=512, help="tile size in pixels, 0 = no tiling (default: %(default)s)")
+    parser.add_argument("--tile", type=int, default=1536, help="tile size in pixels, 0 = no tiling (default: %(default)s)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="output format (default: from the output suffix; png for folders)")
     parser.add_argument("--mask", type=Path, default=None, help="region mask image (non-zero = inside)")
