@@ -10,7 +10,7 @@ Structure (method.md §2, §10.2-10.3):
   CBAM -> conv -> sigmoid -> ``(w_a, w_b, bias)``; ``f = w_a*f_a + w_b*f_b + bias``) or with one of the
   paper's ablation rules (``max``, ``add``, ``mean``, ``variance``).
 * ``decode(feats, t)`` sees only (fused) features and predicts ``x0`` or ``v`` (see :mod:`.sampler`).
-* With ``output="gated_residual"`` (the shipped design, x0 prediction only) the decoder's prediction is a
+* With ``output="gated_residual"`` (the previous shipped design, x0 prediction only) the decoder's prediction is a
   *residual* on top of a pixel-level mix of the conditions: ``x0 = m*cond_a + (1-m)*cond_b + decoded``,
   where the mix weight ``m`` comes from a small full-resolution gate (:class:`PixelGate`, part of the
   FCM, trained in stage B) and single-source restoration is ``x0 = cond + decoded``.  This skip keeps
@@ -21,7 +21,7 @@ Structure (method.md §2, §10.2-10.3):
   ``x0 = m*base_a + (1-m)*base_b + g_a*det_a + g_b*det_b + r*decoded`` with ``m, r`` in (0, 1) and the
   detail gains ``g`` in (0, 2).  The base mix carries intensity (PET uptake, hot targets), the gains keep
   the texture of both sources, and the restoration gate ``r`` lets the FCM turn the decoder's
-  correction down where a source is already clean, so clean inputs are not smoothed.
+  correction down where a source is already clean, so clean inputs are not smoothed (the shipped design).
 
 Modulation (OUR parameterisation, not the paper's): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding gate at every level (resampled by area interpolation);
@@ -92,8 +92,8 @@ class FusionDiffusionNet(nn.Module):
         self.output = c.get("output", "direct")
         if self.output not in OUTPUTS:
             raise ValueError(f"unknown output {self.output!r}; choose one of {', '.join(OUTPUTS)}")
-        self.gated_residual = self.output != "direct"  # x0 = (fused) conditions + decoded residual
-        if self.gated_residual:
+        self.residual_output = self.output != "direct"  # x0 = (fused) conditions + decoded residual
+        if self.residual_output:
             if c["prediction_type"] != "x0":
                 raise ValueError(f"output={self.output!r} needs prediction_type='x0'")
             self.pixel_gate = PixelGate(widths[0], c["emb_dim"], c["stem"], c["fcm_t_channels"],
@@ -151,13 +151,13 @@ class FusionDiffusionNet(nn.Module):
             t = t.expand(x_t.shape[0])
         if cond_b is None:
             out = self.decode(self.encode(x_t, cond_a, t), t)
-            return cond_a + restore * out if self.gated_residual else out
+            return cond_a + restore * out if self.residual_output else out
         # One batched encoder pass for both sources is faster than two calls.
         feats = self.encode(torch.cat([x_t, x_t]), torch.cat([cond_a, cond_b]), torch.cat([t, t]))
         feats_a, feats_b = zip(*(f.chunk(2) for f in feats))
         fused = self.fuse_features(list(feats_a), list(feats_b), t, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b)
         out = self.decode(fused, t)
-        if not self.gated_residual:
+        if not self.residual_output:
             return out
         out = out * restore
         gates = self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t)).float() if rule == "fcm" else None
@@ -182,7 +182,7 @@ class FusionDiffusionNet(nn.Module):
         return bases
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:
-        """The learned pixel mix weight of source A (for inspection); needs ``gated_residual``."""
+        """The learned (base) pixel mix weight of source A, for inspection; needs a residual output design."""
         feats = self.encode(torch.cat([x_t, x_t]), torch.cat([cond_a, cond_b]), torch.cat([t, t]))
         gates = self.pixel_gate(feats[0][: x_t.shape[0]], feats[0][x_t.shape[0]:], self.fcm_time(t))
         return torch.sigmoid(gates[:, :1])
@@ -190,7 +190,7 @@ class FusionDiffusionNet(nn.Module):
     def fcm_parameters(self) -> list[nn.Parameter]:
         """Parameters trained in stage B (the per-level FCMs, their time MLP and the pixel gate)."""
         params = list(self.fcm.parameters()) + list(self.fcm_time.parameters())
-        return params + (list(self.pixel_gate.parameters()) if self.gated_residual else [])
+        return params + (list(self.pixel_gate.parameters()) if self.residual_output else [])
 
     def denoiser_parameters(self) -> list[nn.Parameter]:
         """Parameters trained in stage A (encoder + decoder)."""
