@@ -20,10 +20,9 @@ import torch
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sweep_model import _classical, _model
+from sweep_model import _classical, _model, first_test_pairs
 
 from textdifuse_desktop.metrics import compute_all
-from textdifuse_desktop.model.data import load_pack
 from textdifuse_desktop.model.degrade_torch import degrade_batch
 from textdifuse_desktop.model.network import build_model
 from textdifuse_desktop.model.weights import load_model
@@ -57,10 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     loaded = _load(args.weights, args.output)
-    per_task: dict[str, list] = defaultdict(list)
-    for record in load_pack(args.test_pack):
-        if len(per_task[record.task]) < args.pairs:
-            per_task[record.task].append(record)
+    per_task = first_test_pairs(args.test_pack, args.pairs)
     gen = torch.Generator().manual_seed(7)
     for task, records in per_task.items():
         scores: dict[str, list[tuple[float, ...]]] = defaultdict(list)

@@ -43,6 +43,24 @@ def _classical(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     return np.clip(np.round(f), 0, 255).astype(np.uint8)
 
 
+def first_test_pairs(pack: str, per_task: int) -> dict[str, list]:
+    """The first ``per_task`` records of every task in a packed test split, by task."""
+    by_task: dict[str, list] = defaultdict(list)
+    for record in load_pack(pack):
+        if len(by_task[record.task]) < per_task:
+            by_task[record.task].append(record)
+    return by_task
+
+
+def seeded_degradation(record, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The composite degradation of the ``index``-th pair of a task (seed 1000 + index), as uint8 planes."""
+    gen = torch.Generator().manual_seed(1000 + index)
+    pair = torch.from_numpy(np.stack([record.a, record.b])[:, None] / 255.0).float()
+    deg = degrade_batch(pair, [record.mod_a, record.mod_b], gen, p_clean=0.0).clamp(0, 1)[:, 0].numpy() * 255
+    da, db = deg.round().astype(np.uint8)
+    return da, db
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default=None)
@@ -57,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="also write the tables to this Markdown file")
     args = parser.parse_args(argv)
     loaded = load_model(args.weights, "cpu")
-    per_task: dict[str, list] = defaultdict(list)
-    for record in load_pack(args.test_pack):
-        if len(per_task[record.task]) < args.max_per_task:
-            per_task[record.task].append(record)
+    per_task = first_test_pairs(args.test_pack, args.max_per_task)
     configs = [(f"textdifuse {s} step{'s' * (s > 1)}", s, "fcm", loaded) for s in args.steps]
     configs += [(f"rule {r} ({args.rule_steps} steps)", args.rule_steps, r, loaded) for r in args.rules if r != "fcm"]
     for variant in args.variants:
@@ -70,10 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, list[float]] = defaultdict(list)
     for task, records in per_task.items():
         for i, r in enumerate(records):
-            gen = torch.Generator().manual_seed(1000 + i)
-            pair = torch.from_numpy(np.stack([r.a, r.b])[:, None] / 255.0).float()
-            deg = (degrade_batch(pair, [r.mod_a, r.mod_b], gen, p_clean=0.0).clamp(0, 1)[:, 0].numpy() * 255)
-            deg = deg.round().astype(np.uint8)
+            deg = seeded_degradation(r, i)
             for cond, (a, b) in (("clean", (r.a, r.b)), ("degraded", (deg[0], deg[1]))):
                 for name, steps, rule, model in configs:
                     start = time.perf_counter()

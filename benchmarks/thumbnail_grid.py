@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sweep_model import _classical, _model
+from sweep_model import _classical, _model, seeded_degradation, first_test_pairs
 
-from textdifuse_desktop.model.data import load_pack
-from textdifuse_desktop.model.degrade_torch import degrade_batch
 from textdifuse_desktop.model.weights import load_model
 
 CELL = 200
@@ -48,19 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     loaded = load_model(args.weights, "cpu")
-    per_task: dict[str, list] = defaultdict(list)
-    for record in load_pack(args.test_pack):
-        if len(per_task[record.task]) < args.per_task:
-            per_task[record.task].append(record)
+    per_task = first_test_pairs(args.test_pack, args.per_task)
     headers = ["degraded A", "degraded B", "ours (degraded)", *[f"{m} (degraded)" for m in args.classical],
                "ours (clean)"]
     rows = []
     for task, records in per_task.items():
         for i, r in enumerate(records):
-            gen = torch.Generator().manual_seed(1000 + i)  # the same degradation as sweep_model.py
-            pair = torch.from_numpy(np.stack([r.a, r.b])[:, None] / 255.0).float()
-            deg = degrade_batch(pair, [r.mod_a, r.mod_b], gen, p_clean=0.0).clamp(0, 1)[:, 0].numpy() * 255
-            da, db = deg.round().astype(np.uint8)
+            da, db = seeded_degradation(r, i)
             cells = [da, db, _model(loaded, da, db, args.steps, "fcm"),
                      *[_classical(da, db, m) for m in args.classical], _model(loaded, r.a, r.b, args.steps, "fcm")]
             rows.append((f"{task}: {r.name}", [_cell(c) for c in cells]))

@@ -136,9 +136,9 @@ def rule_mix(rule: str, cond_a: Tensor, cond_b: Tensor) -> Tensor:
 DETAIL_KAPPA_MAX = 1.5  # emphasis raises a source's detail gain by at most 1.5x (more only amplifies noise)
 
 
-def modulate_mix(m: Tensor, kappa_a: Tensor | None, kappa_b: Tensor | None) -> Tensor:
-    """Re-weight the pixel mix of A by the kappa maps: ``m' = k_a m / (k_a m + k_b (1 - m))``."""
-    k_a, k_b = resize_kappa(kappa_a, m), resize_kappa(kappa_b, m)
+def modulate_mix(m: Tensor, k_a: Tensor | None, k_b: Tensor | None) -> Tensor:
+    """Re-weight the pixel mix of A by kappa maps already at its size (:func:`resize_kappa`):
+    ``m' = k_a m / (k_a m + k_b (1 - m))``."""
     if k_a is None and k_b is None:
         return m
     wa = m * (k_a if k_a is not None else 1.0)
@@ -166,8 +166,8 @@ def two_scale_mix(gates: Tensor | None, out: Tensor, cond_a: Tensor, cond_b: Ten
         m = torch.sigmoid(gates[:, :1])
         g_a, g_b = 2 * torch.sigmoid(gates[:, 1:2]), 2 * torch.sigmoid(gates[:, 2:3])
         r = torch.sigmoid(gates[:, 3:])
-    m = modulate_mix(m, kappa_a, kappa_b)
     k_a, k_b = resize_kappa(kappa_a, m), resize_kappa(kappa_b, m)
+    m = modulate_mix(m, k_a, k_b)
     if k_a is not None:
         g_a = g_a * k_a.clamp(max=DETAIL_KAPPA_MAX)
     if k_b is not None:

@@ -164,7 +164,7 @@ class FusionDiffusionNet(nn.Module):
         if self.output == "two_scale":
             return two_scale_mix(gates, out, cond_a, cond_b, rule, kappa_a, kappa_b, self._bases(cond_a, cond_b))
         m = torch.sigmoid(gates).to(out.dtype) if gates is not None else rule_mix(rule, cond_a, cond_b)
-        m = modulate_mix(m, kappa_a, kappa_b)
+        m = modulate_mix(m, resize_kappa(kappa_a, m), resize_kappa(kappa_b, m))
         return m * cond_a + (1 - m) * cond_b + out
 
     def _bases(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
