@@ -162,7 +162,7 @@ class Context:
         model_cfg = {**(tiny_config() if cfg.tiny else {}), **cfg.model, "prediction_type": cfg.prediction_type}
         self.net: FusionDiffusionNet = build_model(model_cfg)
         if cfg.init_from:
-            _init_from(self.net, cfg.init_from, rezero_head=cfg.rezero_head)
+            _init_from(self.net, cfg.init_from, rezero_head=cfg.rezero_head, reset_pixel_gate=cfg.reset_pixel_gate)
         self.net = self.net.to(self.device)
         if self.device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -217,14 +217,15 @@ class Context:
         log.info("resumed stage %s at iteration %d", stage.name, stage.iteration)
 
 
-def _init_from(net: FusionDiffusionNet, path: str, *, rezero_head: bool) -> None:
+def _init_from(net: FusionDiffusionNet, path: str, *, rezero_head: bool, reset_pixel_gate: bool = False) -> None:
     """Load the tensors of ``path`` whose name and shape match ``net`` (fine-tuning, design changes)."""
     from safetensors.torch import load_file
 
     own = net.state_dict()
     state = {k: v.float() for k, v in load_file(path).items()}
     keep = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape
-            and not (rezero_head and k.startswith("decoder.out.2"))}
+            and not (rezero_head and k.startswith("decoder.out.2"))
+            and not (reset_pixel_gate and k.startswith("pixel_gate.head"))}
     result = net.load_state_dict(keep, strict=False)
     log.info("initialised from %s: %d tensors loaded, %d left fresh", path, len(keep), len(result.missing_keys))
 

@@ -75,19 +75,21 @@ class PixelGate(nn.Module):
     detail gains of A and B, and the restoration gate (see :func:`two_scale_mix`).
     """
 
-    def __init__(self, channels: int, emb_dim: int, stem: int, t_channels: int, maps: int = 1):
+    def __init__(self, channels: int, emb_dim: int, stem: int, t_channels: int, maps: int = 1,
+                 restore_logit: float = 4.0):
         super().__init__()
         self.t_proj = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, t_channels))
         hidden = max(channels, 8)
         self.body = nn.Sequential(nn.Conv2d(2 * channels + t_channels, hidden, 3, padding=1), nn.SiLU(),
                                   nn.Conv2d(hidden, hidden, 3, padding=1), nn.SiLU())
         self.head = nn.Sequential(nn.Conv2d(hidden, maps * stem * stem, 3, padding=1), nn.PixelShuffle(stem))
-        # Start as the mean rule (m = 0.5), unit detail gains and full restoration (logit 4 -> 0.98).
+        # Start as the mean rule (m = 0.5) or the prior's weights, unit detail gains and the restoration gate
+        # at ``restore_logit`` (4 -> 0.98: full restoration).
         nn.init.zeros_(self.head[0].weight)
         nn.init.zeros_(self.head[0].bias)
         if maps == 4:
             with torch.no_grad():
-                self.head[0].bias[3 * stem * stem:] = 4.0
+                self.head[0].bias[3 * stem * stem:] = restore_logit
 
     def forward(self, f_a: Tensor, f_b: Tensor, emb: Tensor) -> Tensor:
         temb = self.t_proj(emb)[:, :, None, None].expand(-1, -1, *f_a.shape[2:])
@@ -97,15 +99,15 @@ class PixelGate(nn.Module):
 BASE_RADIUS = 4
 
 
-def base_layer(x: Tensor) -> Tensor:
-    """Two passes of a (2r+1)^2 box filter with reflected borders: the smooth base of a two-scale split.
+def base_layer(x: Tensor, radius: int = BASE_RADIUS, passes: int = 2) -> Tensor:
+    """``passes`` passes of a (2r+1)^2 box filter with reflected borders: the smooth base of a two-scale split.
 
     Applied as separable row and column means (the same result as the square box, in half the time).
     """
-    r, size = BASE_RADIUS, 2 * BASE_RADIUS + 1
-    for _ in range(2):
-        x = F.avg_pool2d(F.pad(x, (r, r, 0, 0), mode="reflect"), (1, size), stride=1)
-        x = F.avg_pool2d(F.pad(x, (0, 0, r, r), mode="reflect"), (size, 1), stride=1)
+    size = 2 * radius + 1
+    for _ in range(passes):
+        x = F.avg_pool2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), (1, size), stride=1)
+        x = F.avg_pool2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), (size, 1), stride=1)
     return x
 
 
@@ -133,6 +135,7 @@ def rule_mix(rule: str, cond_a: Tensor, cond_b: Tensor) -> Tensor:
     return torch.full_like(cond_a, 0.5)  # mean, add
 
 
+PRIOR_CLAMP = 1e-3  # keeps the prior's logit finite (|logit| <= 6.9)
 DETAIL_KAPPA_MAX = 1.5  # emphasis raises a source's detail gain by at most 1.5x (more only amplifies noise)
 
 
@@ -148,12 +151,16 @@ def modulate_mix(m: Tensor, k_a: Tensor | None, k_b: Tensor | None) -> Tensor:
 
 def two_scale_mix(gates: Tensor | None, out: Tensor, cond_a: Tensor, cond_b: Tensor, rule: str,
                   kappa_a: Tensor | None, kappa_b: Tensor | None,
-                  bases: tuple[Tensor, Tensor] | None = None) -> Tensor:
+                  bases: tuple[Tensor, Tensor] | None = None,
+                  prior: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """``x0 = m*base_a + (1-m)*base_b + g_a*det_a + g_b*det_b + r*out`` from the pixel gate's four logit maps.
 
-    ``gates=None``: the ablation ``rule`` sets ``m`` and the detail gains and ``r = 1``.  Kappa maps re-weight
-    ``m`` and multiply the detail gains (capped at :data:`DETAIL_KAPPA_MAX`).  ``bases``: the conditions'
-    base layers when already known (they do not change between sampling steps).
+    ``gates=None``: the ablation ``rule`` sets ``m`` and the detail gains and ``r = 1``.  ``prior``: the
+    saliency weights of A ``(base_share, detail_share)`` (:mod:`.saliency_prior`); the gate's logits then
+    re-weight them, ``m = sigmoid(logit(base_share) + l_m)``, ``g_a = 2 sigmoid(l_a) detail_share``,
+    ``g_b = 2 sigmoid(l_b) (1 - detail_share)``, so zero logits give the classical selection.  Kappa maps
+    re-weight ``m`` and multiply the detail gains (capped at :data:`DETAIL_KAPPA_MAX`).  ``bases``: the
+    conditions' base layers when already known (they do not change between sampling steps).
     """
     base_a, base_b = bases if bases is not None else (base_layer(cond_a), base_layer(cond_b))
     det_a, det_b = cond_a - base_a, cond_b - base_b
@@ -163,8 +170,12 @@ def two_scale_mix(gates: Tensor | None, out: Tensor, cond_a: Tensor, cond_b: Ten
         r: Tensor | float = 1.0
     else:
         gates = gates.to(out.dtype)
-        m = torch.sigmoid(gates[:, :1])
-        g_a, g_b = 2 * torch.sigmoid(gates[:, 1:2]), 2 * torch.sigmoid(gates[:, 2:3])
+        logit_m, g_a, g_b = gates[:, :1], 2 * torch.sigmoid(gates[:, 1:2]), 2 * torch.sigmoid(gates[:, 2:3])
+        if prior is not None:
+            share = prior[0].to(out.dtype).clamp(PRIOR_CLAMP, 1 - PRIOR_CLAMP)
+            logit_m = logit_m + torch.log(share / (1 - share))
+            g_a, g_b = g_a * prior[1], g_b * (1 - prior[1])
+        m = torch.sigmoid(logit_m)
         r = torch.sigmoid(gates[:, 3:])
     k_a, k_b = resize_kappa(kappa_a, m), resize_kappa(kappa_b, m)
     m = modulate_mix(m, k_a, k_b)

@@ -22,6 +22,9 @@ Structure (method.md §2, §10.2-10.3):
   detail gains ``g`` in (0, 2).  The base mix carries intensity (PET uptake, hot targets), the gains keep
   the texture of both sources, and the restoration gate ``r`` lets the FCM turn the decoder's
   correction down where a source is already clean, so clean inputs are not smoothed (the shipped design).
+* ``gate_prior="saliency"`` (two-scale only) starts the base mix and the detail selection from the
+  guided-filter fusion weights of the conditions (:mod:`.saliency_prior`); the gate's logits re-weight them.
+  ``base_radius`` / ``base_passes`` set the box filter of the base layer (17-px box twice by default).
 
 Modulation (OUR parameterisation, not the paper's): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding gate at every level (resampled by area interpolation);
@@ -38,7 +41,9 @@ import torch
 from torch import Tensor, nn
 
 from textdifuse_desktop.model.fusion_heads import (
+    BASE_RADIUS,
     KAPPA_RANGE,
+    PRIOR_CLAMP,
     FusionControl,
     PixelGate,
     base_layer,
@@ -49,6 +54,7 @@ from textdifuse_desktop.model.fusion_heads import (
     two_scale_mix,
 )
 from textdifuse_desktop.model.layers import Decoder, Encoder, TimeMLP
+from textdifuse_desktop.model.saliency_prior import saliency_weights
 
 __all__ = ["KAPPA_RANGE", "OUTPUTS", "RULES", "FusionDiffusionNet", "base_layer", "build_model",
            "count_parameters", "default_config", "tiny_config"]
@@ -57,6 +63,7 @@ log = logging.getLogger(__name__)
 
 RULES = ("fcm", "max", "add", "mean", "variance")
 OUTPUTS = ("direct", "gated_residual", "two_scale")
+GATE_PRIORS = (None, "saliency")
 
 
 def default_config() -> dict[str, Any]:
@@ -93,11 +100,17 @@ class FusionDiffusionNet(nn.Module):
         if self.output not in OUTPUTS:
             raise ValueError(f"unknown output {self.output!r}; choose one of {', '.join(OUTPUTS)}")
         self.residual_output = self.output != "direct"  # x0 = (fused) conditions + decoded residual
+        self.gate_prior = None
         if self.residual_output:
             if c["prediction_type"] != "x0":
                 raise ValueError(f"output={self.output!r} needs prediction_type='x0'")
+            self.gate_prior = c.get("gate_prior")
+            if self.gate_prior not in GATE_PRIORS or (self.gate_prior and self.output != "two_scale"):
+                raise ValueError(f"gate_prior {self.gate_prior!r} needs output='two_scale' and one of {GATE_PRIORS}")
+            self.base_shape = (int(c.get("base_radius", BASE_RADIUS)), int(c.get("base_passes", 2)))
             self.pixel_gate = PixelGate(widths[0], c["emb_dim"], c["stem"], c["fcm_t_channels"],
-                                        maps=4 if self.output == "two_scale" else 1)
+                                        maps=4 if self.output == "two_scale" else 1,
+                                        restore_logit=0.0 if self.gate_prior else 4.0)
             # A fresh network restores nothing and fuses by the mean rule: x0 = the conditions' mix.
             nn.init.zeros_(self.decoder.out[2].weight)
             nn.init.zeros_(self.decoder.out[2].bias)
@@ -141,11 +154,13 @@ class FusionDiffusionNet(nn.Module):
         return self.decoder(feats, t)
 
     def forward(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor | None = None, *, rule: str = "fcm",
-                kappa_a: Tensor | None = None, kappa_b: Tensor | None = None, restore: float = 1.0) -> Tensor:
+                kappa_a: Tensor | None = None, kappa_b: Tensor | None = None, restore: float = 1.0,
+                return_restoration: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """One denoiser evaluation; ``cond_b=None`` is single-source restoration (no fusion).
 
         ``restore`` scales the decoded correction of the residual outputs (1 = as trained, 0 = fusion of
         the conditions only, for sources that need no restoration); ignored by ``output="direct"``.
+        ``return_restoration`` (two-scale fusion, training): also return the gated correction ``r*decoded``.
         """
         if t.ndim == 0:
             t = t.expand(x_t.shape[0])
@@ -162,30 +177,40 @@ class FusionDiffusionNet(nn.Module):
         out = out * restore
         gates = self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t)).float() if rule == "fcm" else None
         if self.output == "two_scale":
-            return two_scale_mix(gates, out, cond_a, cond_b, rule, kappa_a, kappa_b, self._bases(cond_a, cond_b))
+            bases, prior = self._mix_inputs(cond_a, cond_b)
+            x0 = two_scale_mix(gates, out, cond_a, cond_b, rule, kappa_a, kappa_b, bases, prior)
+            if not return_restoration:
+                return x0
+            mixed = two_scale_mix(gates, torch.zeros_like(out), cond_a, cond_b, rule, kappa_a, kappa_b, bases, prior)
+            return x0, x0 - mixed
         m = torch.sigmoid(gates).to(out.dtype) if gates is not None else rule_mix(rule, cond_a, cond_b)
         m = modulate_mix(m, resize_kappa(kappa_a, m), resize_kappa(kappa_b, m))
         return m * cond_a + (1 - m) * cond_b + out
 
-    def _bases(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
-        """Base layers of the conditions, remembered across the sampling steps of one fusion (inference only).
+    def _mix_inputs(self, cond_a: Tensor, cond_b: Tensor) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None]:
+        """Base layers and saliency prior of the conditions, remembered across the sampling steps of one fusion.
 
         The cache holds weak references to the two condition tensors (the sampler passes the same objects
-        at every step and never modifies them), so a new fusion can never hit stale bases.
+        at every step and never modifies them), so a new fusion can never hit stale results.  Inference only.
         """
-        cached = self.__dict__.get("_base_cache")
+        cached = self.__dict__.get("_mix_cache")
         if cached is not None and cached[0]() is cond_a and cached[1]() is cond_b:
-            return cached[2]
-        bases = (base_layer(cond_a), base_layer(cond_b))
+            return cached[2], cached[3]
+        bases = (base_layer(cond_a, *self.base_shape), base_layer(cond_b, *self.base_shape))
+        prior = saliency_weights(cond_a, cond_b) if self.gate_prior == "saliency" else None
         if not torch.is_grad_enabled():
-            self.__dict__["_base_cache"] = (weakref.ref(cond_a), weakref.ref(cond_b), bases)
-        return bases
+            self.__dict__["_mix_cache"] = (weakref.ref(cond_a), weakref.ref(cond_b), bases, prior)
+        return bases, prior
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:
         """The learned (base) pixel mix weight of source A, for inspection; needs a residual output design."""
         feats = self.encode(torch.cat([x_t, x_t]), torch.cat([cond_a, cond_b]), torch.cat([t, t]))
-        gates = self.pixel_gate(feats[0][: x_t.shape[0]], feats[0][x_t.shape[0]:], self.fcm_time(t))
-        return torch.sigmoid(gates[:, :1])
+        logit = self.pixel_gate(feats[0][: x_t.shape[0]], feats[0][x_t.shape[0]:], self.fcm_time(t))[:, :1]
+        prior = self._mix_inputs(cond_a, cond_b)[1]
+        if prior is not None:
+            share = prior[0].clamp(PRIOR_CLAMP, 1 - PRIOR_CLAMP)
+            logit = logit + torch.log(share / (1 - share))
+        return torch.sigmoid(logit)
 
     def fcm_parameters(self) -> list[nn.Parameter]:
         """Parameters trained in stage B (the per-level FCMs, their time MLP and the pixel gate)."""

@@ -123,10 +123,19 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
                     tt = torch.full((a.shape[0],), float(t), device=ctx.device)
                     x = sampler.step(net(x, tt, cond_a, cond_b).float(), int(t), x).prev_sample
         tt = torch.full((a.shape[0],), float(t_k), device=ctx.device)
+        fidelity = cfg.clean_fidelity > 0 and net.output == "two_scale"
         with ctx.autocast():
-            out = model(x, tt, cond_a, cond_b).float()
-        x0 = (sampler.predict_x0(out, t_k, x) + 1) / 2
+            out = model(x, tt, cond_a, cond_b, return_restoration=True) if fidelity else model(x, tt, cond_a, cond_b)
+        if fidelity:
+            out, restoration = out
+        x0 = (sampler.predict_x0(out.float(), t_k, x) + 1) / 2
         loss, parts = fusion_loss(x0, a, b, cfg.grad_weight, cfg.int_weight)
+        if fidelity:
+            both_clean = ((cond_a == a * 2 - 1) & (cond_b == b * 2 - 1)).flatten(1).all(1).float()
+            per_sample = restoration.float().abs().mean(dim=(1, 2, 3)) / 2  # [-1, 1] -> [0, 1] units
+            l_fid = (per_sample * both_clean).sum() / both_clean.sum().clamp_min(1)
+            loss = loss + cfg.clean_fidelity * l_fid
+            parts["fid"] = float(l_fid.detach())
         return loss, {**parts, "steps": n_steps, "k": k}
 
     stage.run(loss_fn)

@@ -44,6 +44,8 @@ class TrainConfig:
     progress: bool = True
     init_from: str | None = None
     rezero_head: bool = False
+    reset_pixel_gate: bool = False
+    clean_fidelity: float = 0.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stage-B intensity-loss weight (0: the 'without L_int' ablation)")
     parser.add_argument("--clean-share-b", type=float, default=d.clean_share_b,
                         help="stage B: probability that a source is left clean (each source independently)")
+    parser.add_argument("--clean-fidelity", type=float, default=d.clean_fidelity,
+                        help="stage B (two-scale): weight of an L1 penalty on the restoration term when both "
+                             "sources are clean (clean inputs should pass through the fusion unrestored)")
     parser.add_argument("--teacher-forcing", type=float, default=d.teacher_forcing)
     parser.add_argument("--rollout-steps", type=lambda s: tuple(int(v) for v in s.split(",")),
                         default=d.rollout_steps, help="comma-separated step counts for stage-B rollouts")
@@ -83,6 +88,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rezero-head", action="store_true",
                         help="with --init-from: re-zero the decoder's output conv (switching a 'direct' model to the "
                              "gated-residual output)")
+    parser.add_argument("--reset-pixel-gate", action="store_true",
+                        help="with --init-from: keep the pixel gate's output conv fresh (changing its meaning, "
+                             "e.g. adding a gate prior)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
