@@ -6,7 +6,7 @@
 #   python -m textdifuse_desktop.model.pack_data --out .gpu_data/train_pack.npz)
 # Usage:  OUT=/some/dir benchmarks/gpu_stage_b.sh [--tiny]
 # Env:    BUDGET_B (seconds per variant, all in parallel), BATCH_B, CROP_B, LR_B, DEVICE, PYTHON,
-#         MODEL_CONFIG (JSON), VARIANTS ("name:arg,arg ..." with ',' for spaces)
+#         MODEL_CONFIG (JSON; MODEL_CONFIG_<name> for one variant), VARIANTS ("name:arg,arg ..." with ',' for spaces)
 # Output: $OUT/<variant>.tar (model.safetensors, model_card.json, losses.jsonl, train.log) and $OUT/summary.txt
 #         (one archive per variant: the device tool brings back at most 8 files)
 set -euo pipefail
@@ -27,10 +27,11 @@ $PYTHON -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.i
 pids=()
 for spec in $VARIANTS; do
   name=${spec%%:*}; args=${spec#*:}; args=${args//,/ }
+  own_config="MODEL_CONFIG_$name"; config=${!own_config:-$MODEL_CONFIG}
   mkdir -p "$OUT/$name"
   # shellcheck disable=SC2086
   $PYTHON -m textdifuse_desktop.model.train --train-pack "$PACK" --out "$OUT/$name" --device "$DEVICE" \
-    --init-from "$INIT" --reset-pixel-gate --model-config "$MODEL_CONFIG" --iters-a 0 \
+    --init-from "$INIT" --reset-pixel-gate --model-config "$config" --iters-a 0 \
     --time-budget-b "$BUDGET_B" --batch-b "$BATCH_B" --crop-b "$CROP_B" --lr-b "$LR_B" \
     --grad-weight 2 --clean-share-b 0.5 --ckpt-every 100000 --log-every 50 --no-progress \
     "${EXTRA[@]}" $args > "$OUT/$name/train.log" 2>&1 &

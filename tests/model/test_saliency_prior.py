@@ -70,10 +70,21 @@ def test_a_network_with_the_prior_fuses_and_validates_its_config() -> None:
     out = fuse(net, DDIMSampler(), a, b, steps=2)
     assert out.shape == a.shape and torch.isfinite(out).all()
     assert float(net.pixel_gate.head[0].bias[-1].detach()) == 0.0  # restoration gate starts half open
-    with pytest.raises(ValueError, match="gate_prior"):
-        build_model({**tiny_config(), "output": "gated_residual", "gate_prior": "saliency"})
+    assert build_model({**tiny_config(), "output": "gated_residual", "gate_prior": "saliency"}).gate_prior is None
     with pytest.raises(ValueError, match="gate_prior"):
         build_model({**tiny_config(), "gate_prior": "edges"})
+
+
+def test_shipped_design_learns_only_the_restoration_gate() -> None:
+    """``learned_mix=False``: the pixel gate's mix and detail logits are ignored, only r acts."""
+    torch.manual_seed(0)
+    net = build_model({**tiny_config(), **PRIOR, "learned_mix": False}).eval()
+    a, b, x_t = (torch.rand(1, 1, 32, 48) * 2 - 1 for _ in range(3))
+    t = torch.tensor([300.0])
+    with torch.no_grad():
+        before = net(x_t, t, a, b, restore=0.0)
+        net.pixel_gate.head[0].bias[: 3 * 4].fill_(3.0)  # the mix and detail maps (stem 2 -> 4 channels each)
+        torch.testing.assert_close(net(x_t, t, a, b, restore=0.0), before)
 
 
 def test_restoration_term_is_returned_separately() -> None:

@@ -38,10 +38,19 @@ def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
 
 
 def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0,
-                int_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
-    """Max-intensity + max-gradient loss on ``[0, 1]`` tensors; returns the loss and its parts."""
-    l_int = (x0 - torch.maximum(a, b)).abs().mean()
-    l_grad = (sobel_magnitude(x0) - torch.maximum(sobel_magnitude(a), sobel_magnitude(b))).abs().mean()
+                int_weight: float = 1.0, target: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Max-intensity + max-gradient loss on ``[0, 1]`` tensors; returns the loss and its parts.
+
+    ``target``: a fused image to match instead (intensity and Sobel magnitude), e.g. the prior's fusion of
+    the clean sources.
+    """
+    if target is None:
+        l_int = (x0 - torch.maximum(a, b)).abs().mean()
+        grad_target = torch.maximum(sobel_magnitude(a), sobel_magnitude(b))
+    else:
+        l_int = (x0 - target).abs().mean()
+        grad_target = sobel_magnitude(target)
+    l_grad = (sobel_magnitude(x0) - grad_target).abs().mean()
     loss = int_weight * l_int + grad_weight * l_grad
     return loss, {"int": float(l_int.detach()), "grad": float(l_grad.detach())}
 

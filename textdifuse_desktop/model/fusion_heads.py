@@ -102,8 +102,12 @@ BASE_RADIUS = 4
 def base_layer(x: Tensor, radius: int = BASE_RADIUS, passes: int = 2) -> Tensor:
     """``passes`` passes of a (2r+1)^2 box filter with reflected borders: the smooth base of a two-scale split.
 
-    Applied as separable row and column means (the same result as the square box, in half the time).
+    Applied as separable row and column means (the same result as the square box, in half the time).  The
+    radius shrinks to fit images smaller than the window (reflection needs a border inside the image).
     """
+    radius = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
+    if radius < 1:
+        return x
     size = 2 * radius + 1
     for _ in range(passes):
         x = F.avg_pool2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), (1, size), stride=1)
@@ -149,6 +153,16 @@ def modulate_mix(m: Tensor, k_a: Tensor | None, k_b: Tensor | None) -> Tensor:
     return wa / (wa + wb + 1e-6)
 
 
+def pull_share(share: Tensor, k_a: Tensor | None, k_b: Tensor | None) -> Tensor:
+    """Move A's share towards A where ``k_a / k_b = rho > 1`` (``s + (1 - 1/rho)(1 - s)``) and towards B where
+    ``rho < 1`` (``rho s``).  Unlike a multiplicative re-weighting this also moves a hard 0/1 selection (the
+    saliency prior's), so an emphasised region changes even where the other source had won every pixel."""
+    if k_a is None and k_b is None:
+        return share
+    rho = (k_a if k_a is not None else 1.0) / (k_b if k_b is not None else 1.0)
+    return torch.where(rho >= 1, share + (1 - 1 / rho) * (1 - share), share * rho)
+
+
 def two_scale_mix(gates: Tensor | None, out: Tensor, cond_a: Tensor, cond_b: Tensor, rule: str,
                   kappa_a: Tensor | None, kappa_b: Tensor | None,
                   bases: tuple[Tensor, Tensor] | None = None,
@@ -158,8 +172,9 @@ def two_scale_mix(gates: Tensor | None, out: Tensor, cond_a: Tensor, cond_b: Ten
     ``gates=None``: the ablation ``rule`` sets ``m`` and the detail gains and ``r = 1``.  ``prior``: the
     saliency weights of A ``(base_share, detail_share)`` (:mod:`.saliency_prior`); the gate's logits then
     re-weight them, ``m = sigmoid(logit(base_share) + l_m)``, ``g_a = 2 sigmoid(l_a) detail_share``,
-    ``g_b = 2 sigmoid(l_b) (1 - detail_share)``, so zero logits give the classical selection.  Kappa maps
-    re-weight ``m`` and multiply the detail gains (capped at :data:`DETAIL_KAPPA_MAX`).  ``bases``: the
+    ``g_b = 2 sigmoid(l_b) (1 - detail_share)``, so zero logits give the classical selection; kappa maps then
+    pull both shares (:func:`pull_share`), without a prior they re-weight ``m``; either way they also
+    multiply the detail gains (capped at :data:`DETAIL_KAPPA_MAX`).  ``bases``: the
     conditions' base layers when already known (they do not change between sampling steps).
     """
     base_a, base_b = bases if bases is not None else (base_layer(cond_a), base_layer(cond_b))
@@ -172,13 +187,16 @@ def two_scale_mix(gates: Tensor | None, out: Tensor, cond_a: Tensor, cond_b: Ten
         gates = gates.to(out.dtype)
         logit_m, g_a, g_b = gates[:, :1], 2 * torch.sigmoid(gates[:, 1:2]), 2 * torch.sigmoid(gates[:, 2:3])
         if prior is not None:
-            share = prior[0].to(out.dtype).clamp(PRIOR_CLAMP, 1 - PRIOR_CLAMP)
+            k_a, k_b = resize_kappa(kappa_a, cond_a), resize_kappa(kappa_b, cond_a)
+            base_share, detail_share = (pull_share(w.to(out.dtype), k_a, k_b) for w in prior)
+            share = base_share.clamp(PRIOR_CLAMP, 1 - PRIOR_CLAMP)
             logit_m = logit_m + torch.log(share / (1 - share))
-            g_a, g_b = g_a * prior[1], g_b * (1 - prior[1])
+            g_a, g_b = g_a * detail_share, g_b * (1 - detail_share)
         m = torch.sigmoid(logit_m)
         r = torch.sigmoid(gates[:, 3:])
     k_a, k_b = resize_kappa(kappa_a, m), resize_kappa(kappa_b, m)
-    m = modulate_mix(m, k_a, k_b)
+    if prior is None or gates is None:
+        m = modulate_mix(m, k_a, k_b)
     if k_a is not None:
         g_a = g_a * k_a.clamp(max=DETAIL_KAPPA_MAX)
     if k_b is not None:

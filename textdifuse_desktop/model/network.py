@@ -24,7 +24,9 @@ Structure (method.md §2, §10.2-10.3):
   correction down where a source is already clean, so clean inputs are not smoothed (the shipped design).
 * ``gate_prior="saliency"`` (two-scale only) starts the base mix and the detail selection from the
   guided-filter fusion weights of the conditions (:mod:`.saliency_prior`); the gate's logits re-weight them.
-  ``base_radius`` / ``base_passes`` set the box filter of the base layer (17-px box twice by default).
+  ``base_radius`` / ``base_passes`` set the box filter of the base layer (17-px box twice by default);
+  ``learned_mix=False`` keeps the prior's mix and detail selection and learns only the restoration gate;
+  ``saliency_smooth`` box-smooths the sources before their saliency is measured (noise is not detail).
 
 Modulation (OUR parameterisation, not the paper's): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding gate at every level (resampled by area interpolation);
@@ -69,13 +71,15 @@ GATE_PRIORS = (None, "saliency")
 def default_config() -> dict[str, Any]:
     """The shipped architecture (about 2.6 M parameters; 0.23 s per fused step at 640x480 on 2 CPU cores)."""
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
-            "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale"}
+            "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
+            "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": False, "saliency_smooth": 2}
 
 
 def tiny_config() -> dict[str, Any]:
-    """A very small random model for tests (multiple 8)."""
+    """A very small random model for tests (multiple 8): the plain two-scale design, without the prior."""
     return {"widths": [8, 16, 16], "stem": 2, "emb_dim": 16, "groups": 4, "dec_blocks": 1,
-            "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale"}
+            "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
+            "gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0}
 
 
 class FusionDiffusionNet(nn.Module):
@@ -104,9 +108,9 @@ class FusionDiffusionNet(nn.Module):
         if self.residual_output:
             if c["prediction_type"] != "x0":
                 raise ValueError(f"output={self.output!r} needs prediction_type='x0'")
-            self.gate_prior = c.get("gate_prior")
-            if self.gate_prior not in GATE_PRIORS or (self.gate_prior and self.output != "two_scale"):
-                raise ValueError(f"gate_prior {self.gate_prior!r} needs output='two_scale' and one of {GATE_PRIORS}")
+            if c.get("gate_prior") not in GATE_PRIORS:
+                raise ValueError(f"unknown gate_prior {c.get('gate_prior')!r}; choose one of {GATE_PRIORS}")
+            self.gate_prior = c.get("gate_prior") if self.output == "two_scale" else None  # a two-scale option
             self.base_shape = (int(c.get("base_radius", BASE_RADIUS)), int(c.get("base_passes", 2)))
             self.pixel_gate = PixelGate(widths[0], c["emb_dim"], c["stem"], c["fcm_t_channels"],
                                         maps=4 if self.output == "two_scale" else 1,
@@ -178,6 +182,8 @@ class FusionDiffusionNet(nn.Module):
         gates = self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t)).float() if rule == "fcm" else None
         if self.output == "two_scale":
             bases, prior = self._mix_inputs(cond_a, cond_b)
+            if gates is not None and prior is not None and not self.config.get("learned_mix", True):
+                gates = torch.cat([torch.zeros_like(gates[:, :3]), gates[:, 3:]], dim=1)  # only r is learned
             x0 = two_scale_mix(gates, out, cond_a, cond_b, rule, kappa_a, kappa_b, bases, prior)
             if not return_restoration:
                 return x0
@@ -197,7 +203,9 @@ class FusionDiffusionNet(nn.Module):
         if cached is not None and cached[0]() is cond_a and cached[1]() is cond_b:
             return cached[2], cached[3]
         bases = (base_layer(cond_a, *self.base_shape), base_layer(cond_b, *self.base_shape))
-        prior = saliency_weights(cond_a, cond_b) if self.gate_prior == "saliency" else None
+        prior = None
+        if self.gate_prior == "saliency":
+            prior = saliency_weights(cond_a, cond_b, int(self.config.get("saliency_smooth", 0)))
         if not torch.is_grad_enabled():
             self.__dict__["_mix_cache"] = (weakref.ref(cond_a), weakref.ref(cond_b), bases, prior)
         return bases, prior

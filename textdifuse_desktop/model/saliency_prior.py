@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from textdifuse_desktop.model.fusion_heads import base_layer
+
 FLAT_SALIENCY = 1e-4  # below this in both sources an area is flat: the brighter source wins there
 BASE_FILTER = (45, 0.3)  # guided filter (radius, eps) that spreads the winner map into smooth base weights
 DETAIL_FILTER = (7, 1e-6)  # and the edge-tight one for the detail weights
@@ -59,12 +61,14 @@ def _share(w_a: Tensor, w_b: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def saliency_weights(cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
+def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0) -> tuple[Tensor, Tensor]:
     """``(base_share, detail_share)``: GFF's normalised weights of source A for the base and the detail layer.
 
     Saliency is the Gaussian-smoothed absolute Laplacian; the more salient source wins each pixel (in flat
     areas the brighter one; equal ones share), and guided filtering with each source as the guide turns the
-    winner maps into smooth base weights and edge-aligned detail weights.
+    winner maps into smooth base weights and edge-aligned detail weights.  ``smooth`` > 0 takes the Laplacian
+    of a box-smoothed source (that radius) so that noise does not count as saliency: a noisy source would
+    otherwise win every pixel's detail.
     """
     dtype = cond_a.dtype
     guides = [((c.float() + 1) / 2) for c in (cond_a, cond_b)]
@@ -72,7 +76,7 @@ def saliency_weights(cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
     factor = 2 if half else 1
     saliency = []
     for g in guides:
-        edges = _laplace(g).abs()
+        edges = _laplace(box(g, smooth) if smooth else g).abs()
         edges = F.avg_pool2d(edges, 2) if half else edges
         saliency.append(box(box(edges, 2 if half else 5), 2 if half else 5))
     small = [F.avg_pool2d(g, factor) if half else g for g in guides]
@@ -85,3 +89,12 @@ def saliency_weights(cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
     w_base = [guided_filter(g, m, *BASE_FILTER, base_factor).clamp_min(0) for g, m in zip(guides, coarse)]
     w_detail = [guided_filter(g, m, *DETAIL_FILTER, factor).clamp_min(0) for g, m in zip(guides, masks)]
     return _share(*w_base).to(dtype), _share(*w_detail).to(dtype)
+
+
+@torch.no_grad()
+def prior_fusion(cond_a: Tensor, cond_b: Tensor, base_radius: int, base_passes: int, smooth: int = 0) -> Tensor:
+    """The two-scale fusion that the prior alone gives (zero gate logits, no restoration)."""
+    base_a, base_b = base_layer(cond_a, base_radius, base_passes), base_layer(cond_b, base_radius, base_passes)
+    base_share, detail_share = saliency_weights(cond_a, cond_b, smooth)
+    detail = detail_share * (cond_a - base_a) + (1 - detail_share) * (cond_b - base_b)
+    return base_share * base_a + (1 - base_share) * base_b + detail

@@ -30,6 +30,7 @@ import torch
 from textdifuse_desktop.model._trainer import Context, Stage, _degrade, fusion_loss
 from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
 from textdifuse_desktop.model.network import count_parameters
+from textdifuse_desktop.model.saliency_prior import prior_fusion
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.train_config import (
     TrainConfig,
@@ -103,6 +104,8 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
     model = ctx.wrap(net)
     sampler = DDIMSampler(prediction_type=cfg.prediction_type)
     rng = np.random.default_rng(cfg.seed + 7 + ctx.rank)
+    if cfg.target_b == "prior" and not getattr(net, "base_shape", None):
+        raise ValueError("--target-b prior needs a two-scale network (--model-config with output two_scale)")
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_b)
@@ -112,10 +115,14 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
         sampler.set_timesteps(n_steps)
         k = int(rng.integers(0, n_steps))
         t_k = int(sampler.timesteps[k])
+        target = None  # the paper's max-intensity / max-gradient targets
+        if cfg.target_b == "prior":
+            smooth = int(net.config.get("saliency_smooth", 0))
+            target = (prior_fusion(a * 2 - 1, b * 2 - 1, *net.base_shape, smooth) + 1) / 2
         if rng.random() < cfg.teacher_forcing:
             noise = torch.randn(a.shape, device=ctx.device, generator=ctx.generator)
-            target = torch.maximum(a, b) * 2 - 1
-            x = sampler.q_sample(target, torch.full((a.shape[0],), t_k, device=ctx.device), noise)
+            start = (torch.maximum(a, b) if target is None else target) * 2 - 1
+            x = sampler.q_sample(start, torch.full((a.shape[0],), t_k, device=ctx.device), noise)
         else:
             x = torch.randn(a.shape, device=ctx.device, generator=ctx.generator)
             with torch.no_grad(), ctx.autocast():
@@ -129,7 +136,7 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
         if fidelity:
             out, restoration = out
         x0 = (sampler.predict_x0(out.float(), t_k, x) + 1) / 2
-        loss, parts = fusion_loss(x0, a, b, cfg.grad_weight, cfg.int_weight)
+        loss, parts = fusion_loss(x0, a, b, cfg.grad_weight, cfg.int_weight, target)
         if fidelity:
             both_clean = ((cond_a == a * 2 - 1) & (cond_b == b * 2 - 1)).flatten(1).all(1).float()
             per_sample = restoration.float().abs().mean(dim=(1, 2, 3)) / 2  # [-1, 1] -> [0, 1] units

@@ -46,6 +46,7 @@ class TrainConfig:
     rezero_head: bool = False
     reset_pixel_gate: bool = False
     clean_fidelity: float = 0.0
+    target_b: str = "max"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clean-fidelity", type=float, default=d.clean_fidelity,
                         help="stage B (two-scale): weight of an L1 penalty on the restoration term when both "
                              "sources are clean (clean inputs should pass through the fusion unrestored)")
+    parser.add_argument("--target-b", choices=("max", "prior"), default=d.target_b,
+                        help="stage-B target: 'max' = the paper's max intensity / max gradient of the clean sources; "
+                             "'prior' = the saliency prior's fusion of the clean sources (needs gate_prior)")
     parser.add_argument("--teacher-forcing", type=float, default=d.teacher_forcing)
     parser.add_argument("--rollout-steps", type=lambda s: tuple(int(v) for v in s.split(",")),
                         default=d.rollout_steps, help="comma-separated step counts for stage-B rollouts")

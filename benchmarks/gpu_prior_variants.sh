@@ -1,0 +1,4 @@
+export PYTHONUNBUFFERED=1
+export MODEL_CONFIG='{"output": "two_scale", "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": false}'
+export MODEL_CONFIG_mixfid='{"output": "two_scale", "gate_prior": "saliency", "base_radius": 15, "base_passes": 1}'
+VARIANTS="ronly:--target-b,prior,--grad-weight,1 stagea:--target-b,prior,--grad-weight,1,--iters-a,100000,--time-budget-a,$((BUDGET_B*4/9)),--time-budget-b,$((BUDGET_B*5/9)) mixfid:--target-b,prior,--grad-weight,1,--clean-fidelity,2" bash benchmarks/gpu_stage_b.sh "$@"
