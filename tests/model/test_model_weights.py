@@ -93,3 +93,17 @@ def test_shipped_weights_load_if_present() -> None:
         pytest.skip("no shipped weights in this checkout")
     loaded = load_model(path)
     assert loaded.net.multiple >= 8 and path.stat().st_size <= 20 * 1024 * 1024
+
+
+def test_weights_saved_before_the_prior_options_load_as_they_were_trained(tmp_path: Path) -> None:
+    """A config without the saliency-prior keys means the plain two-scale design, not today's defaults."""
+    from textdifuse_desktop.model.weights import LEGACY_TWO_SCALE
+
+    net = build_model(tiny_config())
+    for key in LEGACY_TWO_SCALE:
+        net.config.pop(key)
+    path = tmp_path / "old" / "model.safetensors"
+    save_model(net, DDIMSampler().config, path)
+    loaded = load_model(path, "cpu").net
+    assert loaded.gate_prior is None and loaded.base_shape == (4, 2)
+    assert build_model({"widths": [8, 16, 16], "groups": 4, "emb_dim": 16}).gate_prior == "saliency"  # today's

@@ -216,6 +216,8 @@ class FusionDiffusionNet(nn.Module):
         logit = self.pixel_gate(feats[0][: x_t.shape[0]], feats[0][x_t.shape[0]:], self.fcm_time(t))[:, :1]
         prior = self._mix_inputs(cond_a, cond_b)[1]
         if prior is not None:
+            if not self.config.get("learned_mix", True):
+                logit = torch.zeros_like(logit)
             share = prior[0].clamp(PRIOR_CLAMP, 1 - PRIOR_CLAMP)
             logit = logit + torch.log(share / (1 - share))
         return torch.sigmoid(logit)

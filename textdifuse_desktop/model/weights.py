@@ -31,6 +31,9 @@ CARD_NAME = "model_card.json"
 ENV_WEIGHTS = "TEXTDIFUSE_WEIGHTS"
 
 
+LEGACY_TWO_SCALE = {"gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0}
+
+
 class LoadedModel(NamedTuple):
     """A ready-to-run model: network (eval mode), its sampler, the model card and the file's sha256."""
 
@@ -143,8 +146,9 @@ def load_model(path: PathLike | None = None, device: str | torch.device = "cpu",
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelLoadError(f"not a readable safetensors file: {error}", path=weights,
                              hint="re-download the weights") from error
-    if isinstance(config, dict) and "output" not in config:
-        config = {**config, "output": "direct"}  # weights saved before the output option existed
+    if isinstance(config, dict):
+        # Weights saved before an option existed were trained without it.
+        config = {"output": "direct", **LEGACY_TWO_SCALE, **config}
     net = build_model(config)
     try:
         net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
