@@ -152,11 +152,14 @@ def _read_pillow(path: Path, meta: dict[str, Any]) -> np.ndarray:
             hint="downsample it first (e.g. to half size)",
         ) from error
     except UnidentifiedImageError as error:
-        raise ReadError("not a readable image (unknown or corrupt content)", path=path) from error
+        raise ReadError("not a readable image (unknown or corrupt content)", path=path,
+                        hint="re-export or re-copy it; raster images must be complete PNG, JPEG, TIFF or BMP files"
+                        ) from error
     except MemoryError as error:
         raise ImageDataError("not enough memory to decode the image", path=path, hint="downsample it first") from error
     except Exception as error:  # Pillow raises OSError/SyntaxError/ValueError on truncated data
-        raise ReadError(f"corrupt or truncated image ({type(error).__name__}: {error})", path=path) from error
+        raise ReadError(f"corrupt or truncated image ({type(error).__name__}: {error})", path=path,
+                        hint="the file is damaged: re-export or re-copy it") from error
 
 
 def _pil_to_array(im: Any) -> np.ndarray:
