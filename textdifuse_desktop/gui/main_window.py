@@ -98,7 +98,7 @@ class MainWindow(ViewControlsMixin, QtWidgets.QMainWindow):
         self.regions = RegionsBridge(self)
         if settings is not None:
             self.fusion_panel.set_params(FusionParams(method=getattr(settings, "default_method", "textdifuse"),
-                                                      steps=getattr(settings, "default_steps", 4),
+                                                      steps=getattr(settings, "default_steps", 2),
                                                       device=getattr(settings, "device", "auto")))
 
         self.readout = QtWidgets.QLabel("")
