@@ -34,7 +34,7 @@ class FusionPanel(QtWidgets.QWidget):
             self.method_combo.addItem(strings.METHOD_LABELS.get(method, method), method)
         self.steps_spin = QtWidgets.QSpinBox()
         self.steps_spin.setRange(1, int(getattr(_request, "MAX_STEPS", 250)))
-        self.steps_spin.setValue(4)
+        self.steps_spin.setValue(FusionParams().steps)
         self.steps_spin.setToolTip("DDIM sampling steps: more steps are slower and a little sharper")
         self.rule_combo = QtWidgets.QComboBox()
         for rule in RULES:
