@@ -7,7 +7,7 @@ strength (the engine's cached plain result is re-used: "hit"), and the mean
 absolute change of the fused luma inside the region, outside it (feather band
 included) and in the feather band, with ratio = inside / outside.  "crop s" is
 the same re-fuse with ``ReFuser(crop=True)`` (only the regions' box plus a
-32 px margin is re-fused) and "crop err" the mean absolute difference, inside
+96 px margin is re-fused) and "crop err" the mean absolute difference, inside
 the region, between the cropped and the full modulated result.
 
     .venv/bin/python benchmarks/bench_region_refuse.py [--weights W] [--steps 4] [--kappa 2] [--extra 4]
