@@ -127,3 +127,14 @@ def test_clean_fidelity_is_logged_and_the_pixel_gate_can_be_reset(tmp_path: Path
     assert loaded.net.gate_prior == "saliency"
     source = load_model(first, "cpu").net
     torch.testing.assert_close(loaded.net.encoder.stem[1].weight, source.encoder.stem[1].weight)
+
+
+def test_emphasis_pulls_even_a_hard_selection() -> None:
+    from textdifuse_desktop.model.fusion_heads import pull_share
+
+    share = torch.tensor([[[[0.0, 0.5, 1.0]]]])
+    three = torch.full_like(share, 3.0)
+    torch.testing.assert_close(pull_share(share, three, None), torch.tensor([[[[2 / 3, 5 / 6, 1.0]]]]))
+    torch.testing.assert_close(pull_share(share, None, three), share / 3)
+    assert pull_share(share, None, None) is share
+    torch.testing.assert_close(pull_share(share, three, three), share)  # equal emphasis: unchanged
