@@ -30,7 +30,8 @@ Structure (method.md §2, §10.2-10.3):
 
 Modulation (OUR parameterisation, not the paper's): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding gate at every level (resampled by area interpolation);
-1.0 leaves the gate unchanged, values are clamped to ``[0.5, 3]``.
+1.0 leaves the gate unchanged, values are clamped to ``[0.5, 3]``.  With the saliency prior they also pull its
+base and detail shares toward the emphasised source (:func:`~.fusion_heads.pull_share`).
 """
 
 from __future__ import annotations
