@@ -1,3 +1,8 @@
+#!/usr/bin/env bash
+# The three saliency-prior stage-B variants compared on one H200 (docs/results/prior_design.md), all from the shipped
+# weights: ronly (fixed prior mix, learned restoration gate, prior target), stagea (the same after a stage-A
+# fine-tune of the denoiser; the shipped run) and mixfid (learned mix + clean-fidelity term).
+#   OUT=... BUDGET_B=320 BATCH_B=32 LR_B=1e-3 bash benchmarks/gpu_prior_variants.sh [--tiny]
 export PYTHONUNBUFFERED=1
 export MODEL_CONFIG='{"output": "two_scale", "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": false}'
 export MODEL_CONFIG_mixfid='{"output": "two_scale", "gate_prior": "saliency", "base_radius": 15, "base_passes": 1}'
