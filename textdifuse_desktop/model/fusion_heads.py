@@ -140,6 +140,13 @@ def rule_mix(rule: str, cond_a: Tensor, cond_b: Tensor) -> Tensor:
 
 
 PRIOR_CLAMP = 1e-3  # keeps the prior's logit finite (|logit| <= 6.9)
+
+
+def prior_logit(share: Tensor) -> Tensor:
+    """The logit of a prior share, clamped to :data:`PRIOR_CLAMP` so that hard 0/1 selections stay finite."""
+    share = share.clamp(PRIOR_CLAMP, 1 - PRIOR_CLAMP)
+    return torch.log(share / (1 - share))
+
 DETAIL_KAPPA_MAX = 1.5  # emphasis raises a source's detail gain by at most 1.5x (more only amplifies noise)
 
 
@@ -189,8 +196,7 @@ def two_scale_mix(gates: Tensor | None, out: Tensor, cond_a: Tensor, cond_b: Ten
         if prior is not None:
             k_a, k_b = resize_kappa(kappa_a, cond_a), resize_kappa(kappa_b, cond_a)
             base_share, detail_share = (pull_share(w.to(out.dtype), k_a, k_b) for w in prior)
-            share = base_share.clamp(PRIOR_CLAMP, 1 - PRIOR_CLAMP)
-            logit_m = logit_m + torch.log(share / (1 - share))
+            logit_m = logit_m + prior_logit(base_share)
             g_a, g_b = g_a * detail_share, g_b * (1 - detail_share)
         m = torch.sigmoid(logit_m)
         r = torch.sigmoid(gates[:, 3:])

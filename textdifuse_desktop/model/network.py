@@ -46,12 +46,12 @@ from torch import Tensor, nn
 from textdifuse_desktop.model.fusion_heads import (
     BASE_RADIUS,
     KAPPA_RANGE,
-    PRIOR_CLAMP,
     FusionControl,
     PixelGate,
     base_layer,
     local_variance,
     modulate_mix,
+    prior_logit,
     resize_kappa,
     rule_mix,
     two_scale_mix,
@@ -219,8 +219,7 @@ class FusionDiffusionNet(nn.Module):
         if prior is not None:
             if not self.config.get("learned_mix", True):
                 logit = torch.zeros_like(logit)
-            share = prior[0].clamp(PRIOR_CLAMP, 1 - PRIOR_CLAMP)
-            logit = logit + torch.log(share / (1 - share))
+            logit = logit + prior_logit(prior[0])
         return torch.sigmoid(logit)
 
     def fcm_parameters(self) -> list[nn.Parameter]:

@@ -24,13 +24,8 @@ DETAIL_FILTER = (7, 1e-6)  # and the edge-tight one for the detail weights
 
 
 def box(x: Tensor, radius: int) -> Tensor:
-    """Mean over a ``(2r+1)^2`` window with reflected borders (separable; radius clipped to the image)."""
-    radius = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
-    if radius < 1:
-        return x
-    size = 2 * radius + 1
-    x = F.avg_pool2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), (1, size), stride=1)
-    return F.avg_pool2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), (size, 1), stride=1)
+    """Mean over a ``(2r+1)^2`` window with reflected borders: one pass of :func:`~.fusion_heads.base_layer`."""
+    return base_layer(x, radius, passes=1)
 
 
 def _laplace(x: Tensor) -> Tensor:
