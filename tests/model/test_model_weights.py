@@ -106,4 +106,5 @@ def test_weights_saved_before_the_prior_options_load_as_they_were_trained(tmp_pa
     save_model(net, DDIMSampler().config, path)
     loaded = load_model(path, "cpu").net
     assert loaded.gate_prior is None and loaded.base_shape == (4, 2)
+    assert loaded.config["prior_radius"] == 45 and loaded.config["restore_noise_floor"] == 0.0
     assert build_model({"widths": [8, 16, 16], "groups": 4, "emb_dim": 16}).gate_prior == "saliency"  # today's

@@ -138,3 +138,15 @@ def test_emphasis_pulls_even_a_hard_selection() -> None:
     torch.testing.assert_close(pull_share(share, None, three), share / 3)
     assert pull_share(share, None, None) is share
     torch.testing.assert_close(pull_share(share, three, three), share)  # equal emphasis: unchanged
+
+
+def test_a_smaller_prior_radius_keeps_the_base_weights_closer_to_the_winner() -> None:
+    """``prior_radius`` (the guided filter behind the base weights): at 20 the textured half keeps its base
+    within 40 px of the boundary, where GFF's 45 already blends it halfway towards the other source."""
+    a, b = _textured_left_and_right(64, 160)
+    wide, _ = saliency_weights(a, b, 0, 45)
+    narrow, _ = saliency_weights(a, b, 0, 20)
+    assert float(narrow[..., 40].mean()) > 0.97 > float(wide[..., 40].mean()) + 0.1
+    assert float(narrow[..., 120].mean()) < 0.02 < float(wide[..., 120].mean()) - 0.1
+    net = build_model({**tiny_config(), **PRIOR, "prior_radius": 20})
+    assert net._mix_inputs(a, b)[1][0].equal(narrow)

@@ -76,7 +76,7 @@ class ModelBackend:
     """Runs :func:`textdifuse_desktop.model.inference.iter_fuse` on numpy stacks."""
 
     def __init__(self, loaded: Any, device: torch.device, *, steps: int, rule: str, seed: int,
-                 restore: float = 1.0):
+                 restore: float = 1.0, adaptive_restore: bool = True):
         self.loaded = loaded
         self.device = device
         self.steps = int(steps)
@@ -84,7 +84,9 @@ class ModelBackend:
         self.seed = int(seed)
         self.multiple = int(getattr(loaded.net, "multiple", 16))
         self.restore = float(restore)
-        self.cache_token = (str(loaded.sha256), str(device), self.steps, rule, self.seed, self.restore)
+        self.adaptive_restore = bool(adaptive_restore)
+        self.cache_token = (str(loaded.sha256), str(device), self.steps, rule, self.seed, self.restore,
+                            self.adaptive_restore)
 
     @property
     def sampler_config(self) -> dict[str, Any]:
@@ -131,6 +133,7 @@ class ModelBackend:
                 seed=self.seed,
                 noise=self._tensor(noise),
                 restore=self.restore,
+                adaptive_restore=self.adaptive_restore,
             )
             while True:
                 try:
@@ -152,11 +155,12 @@ class ModelBackend:
 
 
 def make_backend(weights: str | None, device_pref: str, *, steps: int, rule: str, seed: int,
-                 restore: float = 1.0) -> ModelBackend:
+                 restore: float = 1.0, adaptive_restore: bool = True) -> ModelBackend:
     """Select the device, load (cached) weights and wrap them as a backend."""
     device = resolve_device(device_pref)
     loaded = get_loaded_model(weights, device)
-    return ModelBackend(loaded, device, steps=steps, rule=rule, seed=seed, restore=restore)
+    return ModelBackend(loaded, device, steps=steps, rule=rule, seed=seed, restore=restore,
+                        adaptive_restore=adaptive_restore)
 
 
 def cpu_fallback(backend: ModelBackend, weights: str | None) -> ModelBackend:
@@ -167,4 +171,4 @@ def cpu_fallback(backend: ModelBackend, weights: str | None) -> ModelBackend:
     cpu = torch.device("cpu")
     loaded = get_loaded_model(weights, cpu)
     return ModelBackend(loaded, cpu, steps=backend.steps, rule=backend.rule, seed=backend.seed,
-                        restore=backend.restore)
+                        restore=backend.restore, adaptive_restore=backend.adaptive_restore)

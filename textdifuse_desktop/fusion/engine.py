@@ -171,7 +171,7 @@ def _model_backend(params: FusionParams) -> Backend:
     from textdifuse_desktop.fusion._model_backend import make_backend
 
     return make_backend(params.weights, params.device, steps=params.steps, rule=params.rule, seed=params.seed,
-                        restore=params.restore)
+                        restore=params.restore, adaptive_restore=params.adaptive_restore)
 
 
 def _run_classical(

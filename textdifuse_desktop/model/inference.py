@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from textdifuse_desktop.model.network import FusionDiffusionNet
+from textdifuse_desktop.model.noise_level import restoration_weight
 from textdifuse_desktop.model.sampler import DDIMSampler
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ def _check(y: Tensor, name: str, multiple: int) -> None:
 
 def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int,
               rule: str = "fcm", kappa_a: Tensor | None = None, kappa_b: Tensor | None = None,
-              seed: int = 0, noise: Tensor | None = None, restore: float = 1.0) -> Generator[StepInfo, None, Tensor]:
+              seed: int = 0, noise: Tensor | None = None, restore: float | Tensor = 1.0,
+              adaptive_restore: bool = True) -> Generator[StepInfo, None, Tensor]:
     """Fuse two luminance planes with ``steps`` deterministic DDIM steps.
 
     Parameters
@@ -62,7 +64,11 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
     seed:
         Seed of the start noise.
     restore:
-        Restoration strength (scales the network's correction; 1 = as trained, 0 = fusion only).
+        Restoration strength (scales the network's correction; 1 = as trained, 0 = fusion only).  With
+        ``restore_noise_floor`` in the model's config and ``adaptive_restore`` it is further scaled by
+        :func:`~.noise_level.restoration_weight` (clean sources are left unrestored).
+    adaptive_restore:
+        Fade the restoration out on sources that measure as clean (False: restore whatever the noise).
     noise:
         The start noise itself (shape of ``y_a``), instead of drawing it from ``seed``; tiles of one
         image get crops of one noise field so that overlapping tiles agree.
@@ -94,6 +100,9 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         elif noise.shape != y_a.shape:
             raise ValueError(f"noise shape {tuple(noise.shape)} differs from the input {tuple(y_a.shape)}")
         x = noise.to(device=device, dtype=torch.float32).contiguous(memory_format=fmt)
+        floor = float(model.config.get("restore_noise_floor", 0) or 0)
+        if cond_b is not None and floor > 0 and adaptive_restore:
+            restore = restore * restoration_weight(cond_a, cond_b, floor)
         total = len(sampler.timesteps)
         for i, t in enumerate(sampler.timesteps):
             t_batch = torch.full((y_a.shape[0],), float(t), device=device)

@@ -26,7 +26,10 @@ Structure (method.md §2, §10.2-10.3):
   guided-filter fusion weights of the conditions (:mod:`.saliency_prior`); the gate's logits re-weight them.
   ``base_radius`` / ``base_passes`` set the box filter of the base layer (17-px box twice by default);
   ``learned_mix=False`` keeps the prior's mix and detail selection and learns only the restoration gate;
-  ``saliency_smooth`` box-smooths the sources before their saliency is measured (noise is not detail).
+  ``saliency_smooth`` box-smooths the sources before their saliency is measured (noise is not detail);
+  ``prior_radius`` is the radius of the guided filter that smooths the prior's base weights (GFF: 45).
+* ``restore_noise_floor`` (inference only, :mod:`.noise_level`): the decoded correction is faded out when
+  both sources measure at most this much noise (grey levels), so clean inputs are fused, not restored.
 
 Modulation (OUR parameterisation, not the paper's): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding gate at every level (resampled by area interpolation);
@@ -57,7 +60,7 @@ from textdifuse_desktop.model.fusion_heads import (
     two_scale_mix,
 )
 from textdifuse_desktop.model.layers import Decoder, Encoder, TimeMLP
-from textdifuse_desktop.model.saliency_prior import saliency_weights
+from textdifuse_desktop.model.saliency_prior import BASE_FILTER, saliency_weights
 
 __all__ = ["KAPPA_RANGE", "OUTPUTS", "RULES", "FusionDiffusionNet", "base_layer", "build_model",
            "count_parameters", "default_config", "tiny_config"]
@@ -73,14 +76,16 @@ def default_config() -> dict[str, Any]:
     """The shipped architecture (about 2.6 M parameters; 0.23 s per fused step at 640x480 on 2 CPU cores)."""
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
-            "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": False, "saliency_smooth": 2}
+            "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": False, "saliency_smooth": 2,
+            "prior_radius": 20, "restore_noise_floor": 3.0}
 
 
 def tiny_config() -> dict[str, Any]:
     """A very small random model for tests (multiple 8): the plain two-scale design, without the prior."""
     return {"widths": [8, 16, 16], "stem": 2, "emb_dim": 16, "groups": 4, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
-            "gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0}
+            "gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0,
+            "prior_radius": 45, "restore_noise_floor": 0.0}
 
 
 class FusionDiffusionNet(nn.Module):
@@ -206,7 +211,8 @@ class FusionDiffusionNet(nn.Module):
         bases = (base_layer(cond_a, *self.base_shape), base_layer(cond_b, *self.base_shape))
         prior = None
         if self.gate_prior == "saliency":
-            prior = saliency_weights(cond_a, cond_b, int(self.config.get("saliency_smooth", 0)))
+            prior = saliency_weights(cond_a, cond_b, int(self.config.get("saliency_smooth", 0)),
+                                     int(self.config.get("prior_radius", BASE_FILTER[0])))
         if not torch.is_grad_enabled():
             self.__dict__["_mix_cache"] = (weakref.ref(cond_a), weakref.ref(cond_b), bases, prior)
         return bases, prior

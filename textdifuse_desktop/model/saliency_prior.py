@@ -19,7 +19,7 @@ from torch import Tensor
 from textdifuse_desktop.model.fusion_heads import base_layer
 
 FLAT_SALIENCY = 1e-4  # below this in both sources an area is flat: the brighter source wins there
-BASE_FILTER = (45, 0.3)  # guided filter (radius, eps) that spreads the winner map into smooth base weights
+BASE_FILTER = (45, 0.3)  # GFF's guided filter (radius, eps) that spreads the winner map into smooth base weights
 DETAIL_FILTER = (7, 1e-6)  # and the edge-tight one for the detail weights
 
 
@@ -56,14 +56,16 @@ def _share(w_a: Tensor, w_b: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0) -> tuple[Tensor, Tensor]:
+def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0,
+                     base_filter_radius: int = BASE_FILTER[0]) -> tuple[Tensor, Tensor]:
     """``(base_share, detail_share)``: GFF's normalised weights of source A for the base and the detail layer.
 
     Saliency is the Gaussian-smoothed absolute Laplacian; the more salient source wins each pixel (in flat
     areas the brighter one; equal ones share), and guided filtering with each source as the guide turns the
     winner maps into smooth base weights and edge-aligned detail weights.  ``smooth`` > 0 takes the Laplacian
     of a box-smoothed source (that radius) so that noise does not count as saliency: a noisy source would
-    otherwise win every pixel's detail.
+    otherwise win every pixel's detail.  ``base_filter_radius``: radius of the guided filter behind the
+    base weights (GFF: 45); a smaller one follows the winner map more closely.
     """
     dtype = cond_a.dtype
     guides = [((c.float() + 1) / 2) for c in (cond_a, cond_b)]
@@ -81,15 +83,16 @@ def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0) -> tuple[T
     masks = (win_a, 1 - win_a)
     base_factor = 2 * factor if half else 1  # the base weights are smooth: a quarter grid is enough
     coarse = [F.avg_pool2d(m, 2) if half else m for m in masks]
-    w_base = [guided_filter(g, m, *BASE_FILTER, base_factor).clamp_min(0) for g, m in zip(guides, coarse)]
+    w_base = [guided_filter(g, m, base_filter_radius, BASE_FILTER[1], base_factor).clamp_min(0) for g, m in zip(guides, coarse)]
     w_detail = [guided_filter(g, m, *DETAIL_FILTER, factor).clamp_min(0) for g, m in zip(guides, masks)]
     return _share(*w_base).to(dtype), _share(*w_detail).to(dtype)
 
 
 @torch.no_grad()
-def prior_fusion(cond_a: Tensor, cond_b: Tensor, base_radius: int, base_passes: int, smooth: int = 0) -> Tensor:
+def prior_fusion(cond_a: Tensor, cond_b: Tensor, base_radius: int, base_passes: int, smooth: int = 0,
+                 base_filter_radius: int = BASE_FILTER[0]) -> Tensor:
     """The two-scale fusion that the prior alone gives (zero gate logits, no restoration)."""
     base_a, base_b = base_layer(cond_a, base_radius, base_passes), base_layer(cond_b, base_radius, base_passes)
-    base_share, detail_share = saliency_weights(cond_a, cond_b, smooth)
+    base_share, detail_share = saliency_weights(cond_a, cond_b, smooth, base_filter_radius)
     detail = detail_share * (cond_a - base_a) + (1 - detail_share) * (cond_b - base_b)
     return base_share * base_a + (1 - base_share) * base_b + detail

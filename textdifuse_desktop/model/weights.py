@@ -31,7 +31,8 @@ CARD_NAME = "model_card.json"
 ENV_WEIGHTS = "TEXTDIFUSE_WEIGHTS"
 
 
-LEGACY_TWO_SCALE = {"gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0}
+LEGACY_TWO_SCALE = {"gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0,
+                    "prior_radius": 45, "restore_noise_floor": 0.0}
 
 
 class LoadedModel(NamedTuple):

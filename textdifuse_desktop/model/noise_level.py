@@ -1,0 +1,39 @@
+"""Noise-adaptive restoration strength: the decoded correction fades out on sources that are already clean.
+
+The trained restoration gate never quite reaches zero on clean inputs, and what it adds there costs
+fidelity (clean MRI-SPECT VIF 0.950 -> 0.972 without it, on training pairs).  A global noise estimate
+per source tells clean from noisy inputs reliably: on the training pairs clean sources measure 0.1-5.6
+grey levels (MRI texture is the highest), the composite degradations with noise 5-22.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_IMMERKAER = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
+
+
+@torch.no_grad()
+def noise_sigma(cond: Tensor) -> Tensor:
+    """Immerkær's (1996) fast estimate of the noise standard deviation, in grey levels (0..255), per sample.
+
+    ``cond``: ``[B, 1, H, W]`` in ``[-1, 1]`` (the network's conditions).  The mask cancels smooth image
+    structure (it is the difference of two Laplacians), so what remains is mostly noise; strong texture
+    still adds a little.  Returns ``[B]``.
+    """
+    x = (cond.float() + 1) * 127.5
+    if min(x.shape[-2:]) < 3:
+        return torch.zeros(x.shape[0], device=x.device)
+    residual = F.conv2d(x, _IMMERKAER.to(x.device)[None, None])
+    return math.sqrt(math.pi / 2) / 6 * residual.abs().mean(dim=(1, 2, 3))
+
+
+def restoration_weight(cond_a: Tensor, cond_b: Tensor, floor: float) -> Tensor:
+    """Per-sample factor ``[B, 1, 1, 1]`` for the decoded correction: 0 while both sources measure at most
+    ``floor`` grey levels of noise, rising linearly to 1 at twice ``floor``."""
+    sigma = torch.maximum(noise_sigma(cond_a), noise_sigma(cond_b))
+    return ((sigma - floor) / floor).clamp(0, 1)[:, None, None, None]
