@@ -61,3 +61,27 @@ def test_clean_sources_are_fused_without_the_correction_and_noisy_ones_with_it()
     noisy_a = _noisy(clean_a, 15.0).clamp(0, 1)
     torch.testing.assert_close(fuse(net, sampler, noisy_a, clean_b, steps=2),
                                fuse(plain, sampler, noisy_a, clean_b, steps=2))
+
+
+def test_a_noisy_source_loses_detail_weight_when_its_saliency_is_smoothed() -> None:
+    """``noisy_smooth``: noise no longer reads as detail, so the clean textured source keeps its details."""
+    from textdifuse_desktop.model.saliency_prior import saliency_weights
+
+    columns = torch.arange(96.0)[None, None, None, :].expand(1, 1, 64, 96)
+    grating = (0.5 + 0.1 * torch.sin(columns * 2 * torch.pi / 16)) * 2 - 1  # clean structure, period 16 px
+    noisy_flat = _noisy(torch.full((1, 1, 64, 96), 0.5), 12.0, seed=2).clamp(0, 1) * 2 - 1
+    _, plain = saliency_weights(grating, noisy_flat, smooth=1, noisy_smooth=0, noise_floor=3.0)
+    _, adapted = saliency_weights(grating, noisy_flat, smooth=1, noisy_smooth=8, noise_floor=3.0)
+    assert float(plain.mean()) < 0.1  # without it the noise wins every pixel's detail
+    assert float(adapted.mean()) > 0.9
+    clean_other = _smooth() * 2 - 1  # both clean: the option changes nothing
+    both = [saliency_weights(grating, clean_other, smooth=1, noisy_smooth=n, noise_floor=3.0) for n in (0, 8)]
+    torch.testing.assert_close(both[0], both[1])
+
+
+def test_restore_scale_is_the_shipped_calibration_of_the_strength() -> None:
+    net, sampler = _model_with_a_correction(0.0), DDIMSampler()
+    scaled = build_model({**tiny_config(), "restore_scale": 0.5}).eval()
+    scaled.load_state_dict(net.state_dict())
+    a, b = _noisy(_smooth(), 15.0).clamp(0, 1), _smooth().flip(-1)
+    torch.testing.assert_close(fuse(scaled, sampler, a, b, steps=2), fuse(net, sampler, a, b, steps=2, restore=0.5))

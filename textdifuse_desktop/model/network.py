@@ -28,8 +28,11 @@ Structure (method.md §2, §10.2-10.3):
   ``learned_mix=False`` keeps the prior's mix and detail selection and learns only the restoration gate;
   ``saliency_smooth`` box-smooths the sources before their saliency is measured (noise is not detail);
   ``prior_radius`` is the radius of the guided filter that smooths the prior's base weights (GFF: 45).
-* ``restore_noise_floor`` (inference only, :mod:`.noise_level`): the decoded correction is faded out when
-  both sources measure at most this much noise (grey levels), so clean inputs are fused, not restored.
+  ``noisy_smooth``: the larger radius a source's saliency moves to as its measured noise rises above
+  ``restore_noise_floor`` (:mod:`.noise_level`).
+* ``restore_noise_floor`` (inference only): the decoded correction is faded out when both sources measure
+  at most this much noise (grey levels), so clean inputs are fused, not restored; ``restore_scale``
+  (inference only) scales the correction when fusing (the shipped calibration, chosen on training pairs).
 
 Modulation (OUR parameterisation, not the paper's): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding gate at every level (resampled by area interpolation);
@@ -76,8 +79,8 @@ def default_config() -> dict[str, Any]:
     """The shipped architecture (about 2.6 M parameters; 0.23 s per fused step at 640x480 on 2 CPU cores)."""
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
-            "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": False, "saliency_smooth": 2,
-            "prior_radius": 20, "restore_noise_floor": 3.0}
+            "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": False, "saliency_smooth": 1,
+            "prior_radius": 20, "noisy_smooth": 8, "restore_noise_floor": 3.0, "restore_scale": 0.75}
 
 
 def tiny_config() -> dict[str, Any]:
@@ -85,7 +88,7 @@ def tiny_config() -> dict[str, Any]:
     return {"widths": [8, 16, 16], "stem": 2, "emb_dim": 16, "groups": 4, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
             "gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0,
-            "prior_radius": 45, "restore_noise_floor": 0.0}
+            "prior_radius": 45, "noisy_smooth": 0, "restore_noise_floor": 0.0, "restore_scale": 1.0}
 
 
 class FusionDiffusionNet(nn.Module):
@@ -211,11 +214,16 @@ class FusionDiffusionNet(nn.Module):
         bases = (base_layer(cond_a, *self.base_shape), base_layer(cond_b, *self.base_shape))
         prior = None
         if self.gate_prior == "saliency":
-            prior = saliency_weights(cond_a, cond_b, int(self.config.get("saliency_smooth", 0)),
-                                     int(self.config.get("prior_radius", BASE_FILTER[0])))
+            prior = saliency_weights(cond_a, cond_b, **self.saliency_options())
         if not torch.is_grad_enabled():
             self.__dict__["_mix_cache"] = (weakref.ref(cond_a), weakref.ref(cond_b), bases, prior)
         return bases, prior
+
+    def saliency_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`~.saliency_prior.saliency_weights` from this network's config."""
+        c = self.config
+        return {"smooth": int(c.get("saliency_smooth", 0)), "base_filter_radius": int(c.get("prior_radius", BASE_FILTER[0])),
+                "noisy_smooth": int(c.get("noisy_smooth", 0)), "noise_floor": float(c.get("restore_noise_floor", 0) or 0)}
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:
         """The learned (base) pixel mix weight of source A, for inspection; needs a residual output design."""

@@ -32,8 +32,13 @@ def noise_sigma(cond: Tensor) -> Tensor:
     return math.sqrt(math.pi / 2) / 6 * residual.abs().mean(dim=(1, 2, 3))
 
 
+def noise_weight(cond: Tensor, floor: float) -> Tensor:
+    """How noisy each sample of a source is, ``[B, 1, 1, 1]``: 0 at most ``floor`` grey levels of noise,
+    rising linearly to 1 at twice ``floor``."""
+    return ((noise_sigma(cond) - floor) / floor).clamp(0, 1)[:, None, None, None]
+
+
 def restoration_weight(cond_a: Tensor, cond_b: Tensor, floor: float) -> Tensor:
-    """Per-sample factor ``[B, 1, 1, 1]`` for the decoded correction: 0 while both sources measure at most
-    ``floor`` grey levels of noise, rising linearly to 1 at twice ``floor``."""
-    sigma = torch.maximum(noise_sigma(cond_a), noise_sigma(cond_b))
-    return ((sigma - floor) / floor).clamp(0, 1)[:, None, None, None]
+    """Per-sample factor ``[B, 1, 1, 1]`` for the decoded correction: the :func:`noise_weight` of the
+    noisier source (0 while both are clean)."""
+    return torch.maximum(noise_weight(cond_a, floor), noise_weight(cond_b, floor))

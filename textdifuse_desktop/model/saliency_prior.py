@@ -12,11 +12,14 @@ Computed once per fusion from the conditions (no gradients), on reduced grids li
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from textdifuse_desktop.model.fusion_heads import base_layer
+from textdifuse_desktop.model.noise_level import noise_weight
 
 FLAT_SALIENCY = 1e-4  # below this in both sources an area is flat: the brighter source wins there
 BASE_FILTER = (45, 0.3)  # GFF's guided filter (radius, eps) that spreads the winner map into smooth base weights
@@ -56,8 +59,8 @@ def _share(w_a: Tensor, w_b: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0,
-                     base_filter_radius: int = BASE_FILTER[0]) -> tuple[Tensor, Tensor]:
+def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0, base_filter_radius: int = BASE_FILTER[0],
+                     noisy_smooth: int = 0, noise_floor: float = 0.0) -> tuple[Tensor, Tensor]:
     """``(base_share, detail_share)``: GFF's normalised weights of source A for the base and the detail layer.
 
     Saliency is the Gaussian-smoothed absolute Laplacian; the more salient source wins each pixel (in flat
@@ -65,15 +68,20 @@ def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0,
     winner maps into smooth base weights and edge-aligned detail weights.  ``smooth`` > 0 takes the Laplacian
     of a box-smoothed source (that radius) so that noise does not count as saliency: a noisy source would
     otherwise win every pixel's detail.  ``base_filter_radius``: radius of the guided filter behind the
-    base weights (GFF: 45); a smaller one follows the winner map more closely.
+    base weights (GFF: 45); a smaller one follows the winner map more closely.  ``noisy_smooth`` with
+    ``noise_floor`` > 0: a source's saliency moves to that (larger) smoothing radius as its measured noise
+    rises from ``noise_floor`` to twice that (:func:`~.noise_level.noise_weight`), per source and sample.
     """
     dtype = cond_a.dtype
     guides = [((c.float() + 1) / 2) for c in (cond_a, cond_b)]
     half = min(cond_a.shape[-2:]) >= 32
     factor = 2 if half else 1
     saliency = []
-    for g in guides:
+    for g, cond in zip(guides, (cond_a, cond_b)):
         edges = _laplace(box(g, smooth) if smooth else g).abs()
+        noisy = noise_weight(cond, noise_floor) if noisy_smooth and noise_floor > 0 else None
+        if noisy is not None and bool(noisy.any()):
+            edges = (1 - noisy) * edges + noisy * _laplace(box(g, noisy_smooth)).abs()
         edges = F.avg_pool2d(edges, 2) if half else edges
         saliency.append(box(box(edges, 2 if half else 5), 2 if half else 5))
     small = [F.avg_pool2d(g, factor) if half else g for g in guides]
@@ -89,10 +97,10 @@ def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0,
 
 
 @torch.no_grad()
-def prior_fusion(cond_a: Tensor, cond_b: Tensor, base_radius: int, base_passes: int, smooth: int = 0,
-                 base_filter_radius: int = BASE_FILTER[0]) -> Tensor:
-    """The two-scale fusion that the prior alone gives (zero gate logits, no restoration)."""
+def prior_fusion(cond_a: Tensor, cond_b: Tensor, base_radius: int, base_passes: int, **options: Any) -> Tensor:
+    """The two-scale fusion that the prior alone gives (zero gate logits, no restoration); ``options`` go to
+    :func:`saliency_weights`."""
     base_a, base_b = base_layer(cond_a, base_radius, base_passes), base_layer(cond_b, base_radius, base_passes)
-    base_share, detail_share = saliency_weights(cond_a, cond_b, smooth, base_filter_radius)
+    base_share, detail_share = saliency_weights(cond_a, cond_b, **options)
     detail = detail_share * (cond_a - base_a) + (1 - detail_share) * (cond_b - base_b)
     return base_share * base_a + (1 - base_share) * base_b + detail

@@ -117,9 +117,7 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
         t_k = int(sampler.timesteps[k])
         target = None  # the paper's max-intensity / max-gradient targets
         if cfg.target_b == "prior":
-            smooth = int(net.config.get("saliency_smooth", 0))
-            target = (prior_fusion(a * 2 - 1, b * 2 - 1, *net.base_shape, smooth,
-                                   int(net.config.get("prior_radius", 45))) + 1) / 2
+            target = (prior_fusion(a * 2 - 1, b * 2 - 1, *net.base_shape, **net.saliency_options()) + 1) / 2
         if rng.random() < cfg.teacher_forcing:
             noise = torch.randn(a.shape, device=ctx.device, generator=ctx.generator)
             start = (torch.maximum(a, b) if target is None else target) * 2 - 1

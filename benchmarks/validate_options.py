@@ -1,0 +1,100 @@
+"""Choose inference options of the shipped model on TRAINING pairs (the validation role; test pairs stay unseen).
+
+For ``--pairs`` pairs per task, spread evenly over the packed training split, the sources are fused clean and
+with the seeded composite degradation of ``sweep_model.py``; VIF and Qabf (against the clean sources) are
+printed for the Laplacian and guided-filter rules and for every variant of the model config.  A variant is a
+comma-separated list of ``key=value`` overrides of the inference options in the network config (numbers; the
+ones read at call time: saliency_smooth, prior_radius, noisy_smooth, restore_noise_floor, restore_scale), or
+``shipped``.
+
+    python benchmarks/validate_options.py --pairs 12 shipped "restore_scale=0.6" "noisy_smooth=0,saliency_smooth=2"
+
+The options shipped on 2026-11-26 (prior_radius, noisy_smooth, saliency_smooth, restore_noise_floor,
+restore_scale) were chosen with this script; docs/results/README.md lists the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sweep_model import _classical, _model, seeded_degradation
+
+from textdifuse_desktop.metrics import compute_all
+from textdifuse_desktop.model.data import load_pack
+from textdifuse_desktop.model.weights import load_model
+
+RULES = ("laplacian", "guided")
+
+
+def parse_variant(text: str) -> dict[str, float]:
+    """``"a=1,b=0.5"`` -> ``{"a": 1.0, "b": 0.5}``; ``"shipped"`` -> no overrides."""
+    if text == "shipped":
+        return {}
+    pairs = (item.split("=", 1) for item in text.split(",") if item)
+    return {key.strip(): float(value) for key, value in pairs}
+
+
+def spread_pairs(pack: str, per_task: int, by_dataset: bool = False) -> dict[str, list[tuple[int, object]]]:
+    """``per_task`` records per task (or per dataset: the first folder of the record's name), evenly spread
+    over the pack, with their index within the group."""
+    by_task: dict[str, list] = defaultdict(list)
+    for record in load_pack(pack):
+        by_task[record.name.split("/")[0] if by_dataset else record.task].append(record)
+    chosen = {}
+    for task, records in by_task.items():
+        idx = np.linspace(0, len(records) - 1, min(per_task, len(records))).round().astype(int)
+        chosen[task] = [(int(i), records[i]) for i in idx]
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="+", help="'shipped' or key=value,... overrides of the network config")
+    parser.add_argument("--train-pack", default=".gpu_data/train_pack.npz")
+    parser.add_argument("--pairs", type=int, default=12, help="training pairs per task")
+    parser.add_argument("--by-dataset", action="store_true",
+                        help="groups are datasets (MSRS and RoadScene apart) rather than tasks")
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    loaded = load_model(None, "cpu")
+    shipped = dict(loaded.net.config)
+    variants = [(text, parse_variant(text)) for text in args.variants]
+    wins: dict[str, int] = defaultdict(int)
+    margins: dict[str, list[float]] = defaultdict(list)
+    for task, records in spread_pairs(args.train_pack, args.pairs, args.by_dataset).items():
+        for condition in ("clean", "degraded"):
+            scores: dict[str, list[tuple[float, float]]] = defaultdict(list)
+            for index, record in records:
+                a, b = seeded_degradation(record, index) if condition == "degraded" else (record.a, record.b)
+                outputs = {rule: _classical(a, b, rule) for rule in RULES}
+                for name, overrides in variants:
+                    loaded.net.config = {**shipped, **overrides}
+                    outputs[name] = _model(loaded, a, b, args.steps, "fcm")
+                for name, fused in outputs.items():
+                    metrics = compute_all(record.a, record.b, fused, ("VIF", "Qabf"))
+                    scores[name].append((metrics["VIF"], metrics["Qabf"]))
+            means = {name: np.mean(v, 0) for name, v in scores.items()}
+            best_rule = np.max([means[rule] for rule in RULES], axis=0)
+            for name, _ in variants:
+                wins[name] += int(np.sum(np.round(means[name], 3) > np.round(best_rule, 3)))
+                margins[name].extend(means[name] - best_rule)
+            cells = " ".join(f"{name}={m[0]:.3f}/{m[1]:.3f}" for name, m in means.items())
+            print(f"{task} {condition} ({len(records)} pairs, VIF/Qabf) {cells}", flush=True)
+    for name, _ in variants:
+        print(f"{name}: beats the best rule in {wins[name]} of {len(margins[name])} cells, "
+              f"mean margin {np.mean(margins[name]):+.4f}, worst {np.min(margins[name]):+.4f}")
+    loaded.net.config = shipped
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
