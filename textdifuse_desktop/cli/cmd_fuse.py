@@ -45,7 +45,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the start noise (default: %(default)s)")
     parser.add_argument("--weights", type=Path, default=None, help="model weights (.safetensors); default: shipped")
     parser.add_argument("--restore", type=float, default=1.0,
-                        help="restoration strength 0..1.5: 1 = as trained (denoise, lift low light), "
+                        help="restoration strength 0..1.5: 1 = as shipped (denoise, lift low light), "
                              "0 = fuse only, for clean sources (default: %(default)s)")
     parser.add_argument("--always-restore", action="store_true",
                         help="restore even sources that measure as clean (by default the restoration fades out "

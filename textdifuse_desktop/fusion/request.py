@@ -60,8 +60,8 @@ class FusionParams:
         Largest tile side in pixels; bigger images are fused in overlapping
         tiles blended with a raised-cosine window.  0 disables tiling.
     restore:
-        Restoration strength of the model (0..1.5): 1 restores as trained (denoise, lift low light,
-        remove stripes); 0 only fuses, for sources that are already clean.
+        Restoration strength of the model (0..1.5): 1 restores as shipped (denoise, lift low light,
+        remove stripes); 0 only fuses.
     adaptive_restore:
         Fade the restoration out when both sources measure as clean (the shipped model: at most 3 grey
         levels of noise); False restores at ``restore`` whatever the sources look like.

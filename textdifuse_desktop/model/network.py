@@ -222,8 +222,10 @@ class FusionDiffusionNet(nn.Module):
     def saliency_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~.saliency_prior.saliency_weights` from this network's config."""
         c = self.config
-        return {"smooth": int(c.get("saliency_smooth", 0)), "base_filter_radius": int(c.get("prior_radius", BASE_FILTER[0])),
-                "noisy_smooth": int(c.get("noisy_smooth", 0)), "noise_floor": float(c.get("restore_noise_floor", 0) or 0)}
+        return {"smooth": int(c.get("saliency_smooth", 0)),
+                "base_filter_radius": int(c.get("prior_radius", BASE_FILTER[0])),
+                "noisy_smooth": int(c.get("noisy_smooth", 0)),
+                "noise_floor": float(c.get("restore_noise_floor", 0) or 0)}
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:
         """The learned (base) pixel mix weight of source A, for inspection; needs a residual output design."""

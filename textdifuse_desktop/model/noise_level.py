@@ -1,9 +1,16 @@
-"""Noise-adaptive restoration strength: the decoded correction fades out on sources that are already clean.
+"""A noise estimate per source, for noise-adaptive restoration and saliency.
 
-The trained restoration gate never quite reaches zero on clean inputs, and what it adds there costs
-fidelity (clean MRI-SPECT VIF 0.950 -> 0.972 without it, on training pairs).  A global noise estimate
-per source tells clean from noisy inputs reliably: on the training pairs clean sources measure 0.1-5.6
-grey levels (MRI texture is the highest), the composite degradations with noise 5-22.
+A global noise estimate per source tells clean from noisy inputs reliably: on the training pairs clean
+sources measure 0.1-5.6 grey levels (MRI texture is the highest), the composite degradations with noise
+5-22.  It drives two inference options of the shipped model:
+
+* the decoded correction fades out when both sources are clean (:func:`restoration_weight`): the trained
+  restoration gate never quite reaches zero there, and what it adds costs fidelity (clean MRI-SPECT VIF
+  0.950 -> 0.972 without it, on training pairs);
+* a noisy source's saliency is measured on a smoothed copy (``noisy_smooth`` in
+  :func:`~.saliency_prior.saliency_weights`), so that its noise does not win the detail selection.
+
+Tiles of a large image and region crops each measure their own content, as the FCM's pooled attention does.
 """
 
 from __future__ import annotations
@@ -34,7 +41,9 @@ def noise_sigma(cond: Tensor) -> Tensor:
 
 def noise_weight(cond: Tensor, floor: float) -> Tensor:
     """How noisy each sample of a source is, ``[B, 1, 1, 1]``: 0 at most ``floor`` grey levels of noise,
-    rising linearly to 1 at twice ``floor``."""
+    rising linearly to 1 at twice ``floor`` (> 0)."""
+    if floor <= 0:
+        raise ValueError(f"the noise floor must be > 0 grey levels, got {floor!r}")
     return ((noise_sigma(cond) - floor) / floor).clamp(0, 1)[:, None, None, None]
 
 

@@ -50,7 +50,7 @@ class FusionPanel(QtWidgets.QWidget):
         self.restore_spin.setDecimals(2)
         self.restore_spin.setValue(1.0)
         self.restore_spin.setToolTip("How strongly the model restores the sources (noise, low light, stripes): "
-                                     "1 = as trained, 0 = fuse only (for sources that are already clean)")
+                                     "1 = as shipped, 0 = fuse only")
         self.adaptive_check = QtWidgets.QCheckBox("Skip on clean sources")
         self.adaptive_check.setChecked(True)
         self.adaptive_check.setToolTip("Fade the restoration out when both sources measure as clean (at most about "
