@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from textdifuse_desktop.model.network import FusionDiffusionNet
-from textdifuse_desktop.model.noise_level import restoration_weight
 from textdifuse_desktop.model.sampler import DDIMSampler
 
 log = logging.getLogger(__name__)
@@ -65,9 +64,8 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         Seed of the start noise.
     restore:
         Restoration strength (scales the network's correction; 1 = as shipped, 0 = fusion only).  When
-        fusing it is multiplied by the model config's ``restore_scale`` (the shipped calibration) and, with
-        ``restore_noise_floor`` and ``adaptive_restore``, by :func:`~.noise_level.restoration_weight` (clean
-        sources are left unrestored).
+        fusing, :meth:`~.network.FusionDiffusionNet.fusion_restore` applies the shipped calibration and the
+        noise-adaptive fade (clean sources are left unrestored).
     adaptive_restore:
         Fade the restoration out on sources that measure as clean (False: restore whatever the noise).
     noise:
@@ -101,11 +99,8 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         elif noise.shape != y_a.shape:
             raise ValueError(f"noise shape {tuple(noise.shape)} differs from the input {tuple(y_a.shape)}")
         x = noise.to(device=device, dtype=torch.float32).contiguous(memory_format=fmt)
-        floor = float(model.config.get("restore_noise_floor", 0) or 0)
         if cond_b is not None:
-            restore = restore * float(model.config.get("restore_scale", 1.0))
-            if floor > 0 and adaptive_restore:
-                restore = restore * restoration_weight(cond_a, cond_b, floor)
+            restore = model.fusion_restore(cond_a, cond_b, restore, adaptive=adaptive_restore)
         total = len(sampler.timesteps)
         for i, t in enumerate(sampler.timesteps):
             t_batch = torch.full((y_a.shape[0],), float(t), device=device)

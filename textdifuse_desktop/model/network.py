@@ -63,6 +63,7 @@ from textdifuse_desktop.model.fusion_heads import (
     two_scale_mix,
 )
 from textdifuse_desktop.model.layers import Decoder, Encoder, TimeMLP
+from textdifuse_desktop.model.noise_level import restoration_weight
 from textdifuse_desktop.model.saliency_prior import BASE_FILTER, saliency_weights
 
 __all__ = ["KAPPA_RANGE", "OUTPUTS", "RULES", "FusionDiffusionNet", "base_layer", "build_model",
@@ -226,6 +227,17 @@ class FusionDiffusionNet(nn.Module):
                 "base_filter_radius": int(c.get("prior_radius", BASE_FILTER[0])),
                 "noisy_smooth": int(c.get("noisy_smooth", 0)),
                 "noise_floor": float(c.get("restore_noise_floor", 0) or 0)}
+
+    def fusion_restore(self, cond_a: Tensor, cond_b: Tensor, restore: float | Tensor = 1.0, *,
+                       adaptive: bool = True) -> float | Tensor:
+        """The correction's strength for fusing these conditions (inference): the user's ``restore`` times the
+        config's ``restore_scale`` and, with ``adaptive`` and a ``restore_noise_floor``, the noise-adaptive
+        :func:`~.noise_level.restoration_weight` (``[B,1,1,1]``)."""
+        restore = restore * float(self.config.get("restore_scale", 1.0))
+        floor = self.saliency_options()["noise_floor"]
+        if adaptive and floor > 0:
+            restore = restore * restoration_weight(cond_a, cond_b, floor)
+        return restore
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:
         """The learned (base) pixel mix weight of source A, for inspection; needs a residual output design."""
