@@ -1,22 +1,26 @@
 """Choose inference options of the shipped model on TRAINING pairs (the validation role; test pairs stay unseen).
 
 For ``--pairs`` pairs per task, spread evenly over the packed training split, the sources are fused clean and
-with the seeded composite degradation of ``sweep_model.py``; VIF and Qabf (against the clean sources) are
+with the seeded composite degradation of ``sweep_model.py`` (or, with ``--seeds``, exactly as ``textdifuse
+degrade`` and so the test protocol of ``run_comparison.sh`` degrade the files); VIF and Qabf (against the clean sources) are
 printed for the Laplacian and guided-filter rules and for every variant of the model config.  A variant is a
 comma-separated list of ``key=value`` overrides of the inference options in the network config (numbers; the
-ones read at call time: saliency_smooth, prior_radius, noisy_smooth, restore_noise_floor, restore_scale), or
-``shipped``.
+ones read at call time: saliency_smooth, prior_radius, noisy_smooth, noisy_denoise, noisy_denoise_k,
+restore_noise_floor, restore_scale), or ``shipped``.
 
     python benchmarks/validate_options.py --pairs 12 shipped "restore_scale=0.6" "noisy_smooth=0,saliency_smooth=2"
+    python benchmarks/validate_options.py --by-dataset --pairs 20 --seeds 2024 2025 -- shipped "noisy_denoise=2"
 
 The options shipped on 2026-11-26 (prior_radius, noisy_smooth, saliency_smooth, restore_noise_floor,
-restore_scale) were chosen with this script; docs/results/README.md lists the runs.
+restore_scale) were chosen with this script, and later that day ``noisy_denoise`` (with ``--seeds``) replaced
+``noisy_smooth``; docs/results/README.md lists the runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -26,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from sweep_model import _classical, _model, seeded_degradation
 
+from textdifuse_desktop.imaging.degrade import degrade
 from textdifuse_desktop.metrics import compute_all
 from textdifuse_desktop.model.data import load_pack
 from textdifuse_desktop.model.weights import load_model
@@ -39,6 +44,18 @@ def parse_variant(text: str) -> dict[str, float]:
         return {}
     pairs = (item.split("=", 1) for item in text.split(",") if item)
     return {key.strip(): float(value) for key, value in pairs}
+
+
+def cli_degradation(record, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The degradation that ``textdifuse degrade`` (and so ``run_comparison.sh``) gives this pair's files:
+    A with ``seed``, B with ``seed + 1``, each seeded by its file name."""
+    name = record.name.split("/")[-1]
+    planes = []
+    for source, modality, source_seed in ((record.a, record.mod_a, seed), (record.b, record.mod_b, seed + 1)):
+        rng = np.random.default_rng([source_seed, zlib.crc32(name.encode("utf-8"))])
+        degraded, _ = degrade(source / 255.0, modality, rng, max_ops=3, p_clean=0.0)
+        planes.append(np.clip(np.round(degraded * 255.0), 0, 255).astype(np.uint8))
+    return planes[0], planes[1]
 
 
 def spread_pairs(pack: str, per_task: int, by_dataset: bool = False) -> dict[str, list[tuple[int, object]]]:
@@ -61,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=12, help="training pairs per task")
     parser.add_argument("--by-dataset", action="store_true",
                         help="groups are datasets (MSRS and RoadScene apart) rather than tasks")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                        help="degrade as `textdifuse degrade --seed SEED` does (the test protocol), once per seed; "
+                             "default: the torch degradation of sweep_model.py (seed 1000 + index)")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -73,8 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     for task, records in spread_pairs(args.train_pack, args.pairs, args.by_dataset).items():
         for condition in ("clean", "degraded"):
             scores: dict[str, list[tuple[float, float]]] = defaultdict(list)
-            for index, record in records:
-                a, b = seeded_degradation(record, index) if condition == "degraded" else (record.a, record.b)
+            draws = [(index, record, seed) for index, record in records for seed in (args.seeds or [None])]
+            if condition == "clean":
+                draws = [(index, record, None) for index, record in records]
+            for index, record, seed in draws:
+                if condition == "clean":
+                    a, b = record.a, record.b
+                else:
+                    a, b = seeded_degradation(record, index) if seed is None else cli_degradation(record, seed)
                 outputs = {rule: _classical(a, b, rule) for rule in RULES}
                 for name, overrides in variants:
                     loaded.net.config = {**shipped, **overrides}
@@ -88,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 wins[name] += int(np.sum(np.round(means[name], 3) > np.round(best_rule, 3)))
                 margins[name].extend(means[name] - best_rule)
             cells = " ".join(f"{name}={m[0]:.3f}/{m[1]:.3f}" for name, m in means.items())
-            print(f"{task} {condition} ({len(records)} pairs, VIF/Qabf) {cells}", flush=True)
+            print(f"{task} {condition} ({len(draws)} fusions, VIF/Qabf) {cells}", flush=True)
     for name, _ in variants:
         print(f"{name}: beats the best rule in {wins[name]} of {len(margins[name])} cells, "
               f"mean margin {np.mean(margins[name]):+.4f}, worst {np.min(margins[name]):+.4f}")

@@ -65,7 +65,8 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
     restore:
         Restoration strength (scales the network's correction; 1 = as shipped, 0 = fusion only).  When
         fusing, :meth:`~.network.FusionDiffusionNet.fusion_restore` applies the shipped calibration and the
-        noise-adaptive fade (clean sources are left unrestored).
+        noise-adaptive fade (clean sources are left unrestored), and noisy sources are pre-filtered first
+        (:meth:`~.network.FusionDiffusionNet.prefilter`) unless ``restore`` is 0.
     adaptive_restore:
         Fade the restoration out on sources that measure as clean (False: restore whatever the noise).
     noise:
@@ -100,6 +101,8 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
             raise ValueError(f"noise shape {tuple(noise.shape)} differs from the input {tuple(y_a.shape)}")
         x = noise.to(device=device, dtype=torch.float32).contiguous(memory_format=fmt)
         if cond_b is not None:
+            if not (isinstance(restore, (int, float)) and restore == 0):
+                cond_a, cond_b = model.prefilter(cond_a, cond_b)
             restore = model.fusion_restore(cond_a, cond_b, restore, adaptive=adaptive_restore)
         total = len(sampler.timesteps)
         for i, t in enumerate(sampler.timesteps):

@@ -29,7 +29,10 @@ Structure (method.md §2, §10.2-10.3):
   ``saliency_smooth`` box-smooths the sources before their saliency is measured (noise is not detail);
   ``prior_radius`` is the radius of the guided filter that smooths the prior's base weights (GFF: 45).
   ``noisy_smooth``: the larger radius a source's saliency moves to as its measured noise rises above
-  ``restore_noise_floor`` (:mod:`.noise_level`).
+  ``restore_noise_floor`` (:mod:`.noise_level`; off in the shipped config since ``noisy_denoise``).
+* ``noisy_denoise`` (inference only): a source that measures as noisy is guided-filtered by itself with this
+  radius and ``eps = (noisy_denoise_k * sigma)^2`` before the fusion (:mod:`.noisy_prefilter`), so that its
+  noise neither wins the detail selection nor enters the fused image, while its strong edges stay.
 * ``restore_noise_floor`` (inference only): the decoded correction is faded out when both sources measure
   at most this much noise (grey levels), so clean inputs are fused, not restored; ``restore_scale``
   (inference only) scales the correction when fusing (the shipped calibration, chosen on training pairs).
@@ -64,6 +67,7 @@ from textdifuse_desktop.model.fusion_heads import (
 )
 from textdifuse_desktop.model.layers import Decoder, Encoder, TimeMLP
 from textdifuse_desktop.model.noise_level import restoration_weight
+from textdifuse_desktop.model.noisy_prefilter import denoise_noisy
 from textdifuse_desktop.model.saliency_prior import BASE_FILTER, saliency_weights
 
 __all__ = ["KAPPA_RANGE", "OUTPUTS", "RULES", "FusionDiffusionNet", "base_layer", "build_model",
@@ -81,7 +85,8 @@ def default_config() -> dict[str, Any]:
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
             "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": False, "saliency_smooth": 1,
-            "prior_radius": 20, "noisy_smooth": 8, "restore_noise_floor": 3.0, "restore_scale": 0.75}
+            "prior_radius": 20, "noisy_smooth": 0, "noisy_denoise": 1, "noisy_denoise_k": 3.0,
+            "restore_noise_floor": 3.0, "restore_scale": 0.75}
 
 
 def tiny_config() -> dict[str, Any]:
@@ -89,7 +94,7 @@ def tiny_config() -> dict[str, Any]:
     return {"widths": [8, 16, 16], "stem": 2, "emb_dim": 16, "groups": 4, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
             "gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0,
-            "prior_radius": 45, "noisy_smooth": 0, "restore_noise_floor": 0.0, "restore_scale": 1.0}
+            "prior_radius": 45, "noisy_smooth": 0, "noisy_denoise": 0, "restore_noise_floor": 0.0, "restore_scale": 1.0}
 
 
 class FusionDiffusionNet(nn.Module):
@@ -238,6 +243,16 @@ class FusionDiffusionNet(nn.Module):
         if adaptive and floor > 0:
             restore = restore * restoration_weight(cond_a, cond_b, floor)
         return restore
+
+    def prefilter(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
+        """The conditions with noisy sources guided-filtered (``noisy_denoise`` radius, 0 = off, with
+        ``noisy_denoise_k``; :mod:`.noisy_prefilter`), before a fusion (inference)."""
+        radius = int(self.config.get("noisy_denoise", 0) or 0)
+        floor = self.saliency_options()["noise_floor"]
+        if radius <= 0 or floor <= 0:
+            return cond_a, cond_b
+        k = float(self.config.get("noisy_denoise_k", 2.0))
+        return denoise_noisy(cond_a, floor, radius, k), denoise_noisy(cond_b, floor, radius, k)
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:
         """The learned (base) pixel mix weight of source A, for inspection; needs a residual output design."""

@@ -7,8 +7,9 @@ sources measure 0.1-5.6 grey levels (MRI texture is the highest), the composite 
 * the decoded correction fades out when both sources are clean (:func:`restoration_weight`): the trained
   restoration gate never quite reaches zero there, and what it adds costs fidelity (clean MRI-SPECT VIF
   0.950 -> 0.972 without it, on training pairs);
-* a noisy source's saliency is measured on a smoothed copy (``noisy_smooth`` in
-  :func:`~.saliency_prior.saliency_weights`), so that its noise does not win the detail selection.
+* a noisy source is guided-filtered before fusion (:mod:`.noisy_prefilter`), so that its noise does not win
+  the detail selection (this replaced measuring its saliency on a smoothed copy, ``noisy_smooth`` in
+  :func:`~.saliency_prior.saliency_weights`, which also handed real structure to a clean but weak source).
 
 Tiles of a large image and region crops each measure their own content, as the FCM's pooled attention does.
 """
