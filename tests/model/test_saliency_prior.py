@@ -150,3 +150,23 @@ def test_a_smaller_prior_radius_keeps_the_base_weights_closer_to_the_winner() ->
     assert float(narrow[..., 120].mean()) < 0.02 < float(wide[..., 120].mean()) - 0.1
     net = build_model({**tiny_config(), **PRIOR, "prior_radius": 20})
     assert net._mix_inputs(a, b)[1][0].equal(narrow)
+
+
+def test_a_clipped_sky_keeps_its_brightness_against_faint_noise_but_not_against_structure() -> None:
+    """``saturated_flat``: where A is clipped white, B's faint noise no longer wins the base (the blotches of
+    a saturated visible sky), while B's real structure there still does (a pedestrian in glare)."""
+    gen = torch.Generator().manual_seed(1)
+    h, w = 64, 256
+    a = torch.full((1, 1, h, w), 0.4)
+    a[..., :128] = 1.0  # clipped on the left half
+    a[..., 128:] += 0.2 * torch.sin(torch.arange(128.0) * 2 * torch.pi / 8)  # texture on the right
+    faint = 0.3 + torch.randn(1, 1, h, w, generator=gen) * 1.5 / 255
+    plain, _ = saliency_weights(a * 2 - 1, faint * 2 - 1, 1, 20)
+    aware, _ = saliency_weights(a * 2 - 1, faint * 2 - 1, 1, 20, saturated_flat=4.0)
+    assert float(plain[..., :64].mean()) < 0.05  # the faint noise wins the clipped half
+    assert float(aware[..., :64].mean()) > 0.95
+    structured = faint.clone()
+    structured[..., 16:48, 16:48] += 0.3 * (torch.arange(32.0) % 4 < 2).float()  # a bar pattern under the glare
+    base, detail = saliency_weights(a * 2 - 1, structured * 2 - 1, 1, 20, saturated_flat=4.0)
+    assert float(detail[..., 20:44, 20:44].mean()) < 0.1  # the object's details come from B
+    assert float(base[..., 24:40, 24:40].mean()) < 0.6

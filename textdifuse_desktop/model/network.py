@@ -30,6 +30,8 @@ Structure (method.md §2, §10.2-10.3):
   ``prior_radius`` is the radius of the guided filter that smooths the prior's base weights (GFF: 45).
   ``noisy_smooth``: the larger radius a source's saliency moves to as its measured noise rises above
   ``restore_noise_floor`` (:mod:`.noise_level`; off in the shipped config since ``noisy_denoise``).
+* ``saturated_flat`` (inference only): where one source is clipped bright and the other shows no more than
+  that multiple of its own noise there, the brighter source wins the base (no blotches in a saturated sky).
 * ``noisy_denoise`` (inference only): a source that measures as noisy is guided-filtered by itself with this
   radius and ``eps = (noisy_denoise_k * sigma)^2`` before the fusion (:mod:`.noisy_prefilter`), so that its
   noise neither wins the detail selection nor enters the fused image, while its strong edges stay.
@@ -85,7 +87,7 @@ def default_config() -> dict[str, Any]:
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
             "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": False, "saliency_smooth": 1,
-            "prior_radius": 20, "noisy_smooth": 0, "noisy_denoise": 1, "noisy_denoise_k": 3.0,
+            "prior_radius": 20, "noisy_smooth": 0, "noisy_denoise": 1, "noisy_denoise_k": 3.0, "saturated_flat": 2.0,
             "restore_noise_floor": 3.0, "restore_scale": 0.75}
 
 
@@ -94,7 +96,8 @@ def tiny_config() -> dict[str, Any]:
     return {"widths": [8, 16, 16], "stem": 2, "emb_dim": 16, "groups": 4, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
             "gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0,
-            "prior_radius": 45, "noisy_smooth": 0, "noisy_denoise": 0, "restore_noise_floor": 0.0, "restore_scale": 1.0}
+            "prior_radius": 45, "noisy_smooth": 0, "noisy_denoise": 0, "saturated_flat": 0.0, "restore_noise_floor": 0.0,
+            "restore_scale": 1.0}
 
 
 class FusionDiffusionNet(nn.Module):
@@ -231,7 +234,8 @@ class FusionDiffusionNet(nn.Module):
         return {"smooth": int(c.get("saliency_smooth", 0)),
                 "base_filter_radius": int(c.get("prior_radius", BASE_FILTER[0])),
                 "noisy_smooth": int(c.get("noisy_smooth", 0)),
-                "noise_floor": float(c.get("restore_noise_floor", 0) or 0)}
+                "noise_floor": float(c.get("restore_noise_floor", 0) or 0),
+                "saturated_flat": float(c.get("saturated_flat", 0) or 0)}
 
     def fusion_restore(self, cond_a: Tensor, cond_b: Tensor, restore: float | Tensor = 1.0, *,
                        adaptive: bool = True) -> float | Tensor:

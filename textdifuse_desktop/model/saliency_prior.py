@@ -12,6 +12,7 @@ Computed once per fusion from the conditions (no gradients), on reduced grids li
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -19,9 +20,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from textdifuse_desktop.model.fusion_heads import base_layer
-from textdifuse_desktop.model.noise_level import noise_weight
+from textdifuse_desktop.model.noise_level import noise_sigma, noise_weight
 
 FLAT_SALIENCY = 1e-4  # below this in both sources an area is flat: the brighter source wins there
+SATURATED = 0.98  # a source this bright (0..1) is clipped there: its flatness says nothing about the scene
 BASE_FILTER = (45, 0.3)  # GFF's guided filter (radius, eps) that spreads the winner map into smooth base weights
 DETAIL_FILTER = (7, 1e-6)  # and the edge-tight one for the detail weights
 
@@ -53,6 +55,14 @@ def guided_filter(guide: Tensor, src: Tensor, radius: int, eps: float, factor: i
     return coef_a * guide + coef_b
 
 
+@lru_cache(maxsize=8)
+def _unit_noise_saliency(smooth: int) -> float:
+    """The mean saliency that white noise of standard deviation 1 gives (``|laplace(box(n, smooth))|``; the later
+    averaging keeps the mean), measured once on a fixed field: a source's noise alone gives sigma times this."""
+    field = torch.randn((1, 1, 128, 128), generator=torch.Generator().manual_seed(0))
+    return float(_laplace(box(field, smooth) if smooth else field).abs().mean())
+
+
 def _share(w_a: Tensor, w_b: Tensor) -> Tensor:
     total = w_a + w_b
     return torch.where(total > 1e-6, w_a / total.clamp_min(1e-6), torch.full_like(total, 0.5))
@@ -60,7 +70,7 @@ def _share(w_a: Tensor, w_b: Tensor) -> Tensor:
 
 @torch.no_grad()
 def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0, base_filter_radius: int = BASE_FILTER[0],
-                     noisy_smooth: int = 0, noise_floor: float = 0.0) -> tuple[Tensor, Tensor]:
+                     noisy_smooth: int = 0, noise_floor: float = 0.0, saturated_flat: float = 0.0) -> tuple[Tensor, Tensor]:
     """``(base_share, detail_share)``: GFF's normalised weights of source A for the base and the detail layer.
 
     Saliency is the Gaussian-smoothed absolute Laplacian; the more salient source wins each pixel (in flat
@@ -71,6 +81,10 @@ def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0, base_filte
     base weights (GFF: 45); a smaller one follows the winner map more closely.  ``noisy_smooth`` with
     ``noise_floor`` > 0: a source's saliency moves to that (larger) smoothing radius as its measured noise
     rises from ``noise_floor`` to twice that (:func:`~.noise_level.noise_weight`), per source and sample.
+    ``saturated_flat`` > 0: where one source is clipped bright (a saturated visible sky) and the other's saliency is
+    below that multiple of what its measured noise alone gives, the area counts as flat (the brighter source wins
+    the base): faint noise in the other source then no longer wins patches of a clipped sky, while real structure
+    there (a pedestrian in headlight glare) still does.
     """
     dtype = cond_a.dtype
     guides = [((c.float() + 1) / 2) for c in (cond_a, cond_b)]
@@ -86,6 +100,10 @@ def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0, base_filte
         saliency.append(box(box(edges, 2 if half else 5), 2 if half else 5))
     small = [F.avg_pool2d(g, factor) if half else g for g in guides]
     flat = torch.maximum(*saliency) < FLAT_SALIENCY
+    if saturated_flat > 0:
+        for clipped, other, cond in ((small[0], saliency[1], cond_b), (small[1], saliency[0], cond_a)):
+            noise_only = saturated_flat * noise_sigma(cond)[:, None, None, None] / 255.0 * _unit_noise_saliency(smooth)
+            flat = flat | ((clipped >= SATURATED) & (other < noise_only))
     brighter = torch.sign(small[0] - small[1]) * 0.5 + 0.5
     win_a = torch.where(flat, brighter, (saliency[0] >= saliency[1]).float())
     masks = (win_a, 1 - win_a)
