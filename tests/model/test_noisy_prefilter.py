@@ -9,8 +9,8 @@ from textdifuse_desktop.model.inference import fuse
 from textdifuse_desktop.model.network import build_model, tiny_config
 from textdifuse_desktop.model.noise_level import noise_sigma
 from textdifuse_desktop.model.noisy_prefilter import denoise_noisy
-from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.saliency_prior import saliency_weights
+from textdifuse_desktop.model.sampler import DDIMSampler
 
 
 def _noisy(y: torch.Tensor, sigma_grey: float, seed: int = 0) -> torch.Tensor:
