@@ -79,3 +79,25 @@ def test_the_network_prefilters_only_when_configured_and_restoring() -> None:
     torch.testing.assert_close(fuse(filtering, sampler, noisy, clean, steps=2, restore=0.0),
                                fuse(plain, sampler, noisy, clean, steps=2, restore=0.0))
     assert not torch.allclose(fuse(filtering, sampler, noisy, clean, steps=2), fuse(plain, sampler, noisy, clean, steps=2))
+
+
+def test_the_correction_still_restores_a_source_that_measures_clean_after_the_filter() -> None:
+    """The filtered sources feed the mix only: the restoration weight sees the raw noise."""
+    from textdifuse_desktop.model.noise_level import restoration_weight
+
+    torch.manual_seed(0)
+    net = build_model({**tiny_config(), "restore_noise_floor": 3.0, "noisy_denoise": 1, "noisy_denoise_k": 3.0}).eval()
+    with torch.no_grad():  # a fresh decoder head is zero: give it a visible correction
+        net.decoder.out[2].weight.normal_(0, 0.05)
+        net.decoder.out[2].bias.fill_(0.1)
+    noisy, clean = _noisy(_step(), 12.0), _step().flip(-1)
+    a, b = noisy * 2 - 1, clean * 2 - 1
+    assert float(restoration_weight(*net.prefilter(a, b), 3.0)) == 0.0  # filtered, both measure as clean
+    without = build_model(net.config).eval()
+    without.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        without.decoder.out[2].weight.zero_()
+        without.decoder.out[2].bias.zero_()
+    sampler = DDIMSampler()
+    restored, unrestored = fuse(net, sampler, noisy, clean, steps=2), fuse(without, sampler, noisy, clean, steps=2)
+    assert float((restored - unrestored).abs().mean()) > 0.01  # only the correction differs between the two

@@ -65,8 +65,8 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
     restore:
         Restoration strength (scales the network's correction; 1 = as shipped, 0 = fusion only).  When
         fusing, :meth:`~.network.FusionDiffusionNet.fusion_restore` applies the shipped calibration and the
-        noise-adaptive fade (clean sources are left unrestored), and noisy sources are pre-filtered first
-        (:meth:`~.network.FusionDiffusionNet.prefilter`) unless ``restore`` is 0.
+        noise-adaptive fade (clean sources are left unrestored), and the two-scale mix takes noisy sources
+        pre-filtered (:meth:`~.network.FusionDiffusionNet.prefilter`) unless ``restore`` is 0.
     adaptive_restore:
         Fade the restoration out on sources that measure as clean (False: restore whatever the noise).
     noise:
@@ -100,14 +100,19 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         elif noise.shape != y_a.shape:
             raise ValueError(f"noise shape {tuple(noise.shape)} differs from the input {tuple(y_a.shape)}")
         x = noise.to(device=device, dtype=torch.float32).contiguous(memory_format=fmt)
+        mix_conds = None
         if cond_b is not None:
+            # The pre-filtered sources feed the two-scale mix only: the encoder was trained on raw degraded
+            # conditions, and the restoration weight must see the noise that the correction is there to remove.
             if not (isinstance(restore, (int, float)) and restore == 0):
-                cond_a, cond_b = model.prefilter(cond_a, cond_b)
+                filtered = model.prefilter(cond_a, cond_b)
+                mix_conds = None if filtered[0] is cond_a and filtered[1] is cond_b else filtered
             restore = model.fusion_restore(cond_a, cond_b, restore, adaptive=adaptive_restore)
         total = len(sampler.timesteps)
         for i, t in enumerate(sampler.timesteps):
             t_batch = torch.full((y_a.shape[0],), float(t), device=device)
-            out = model(x, t_batch, cond_a, cond_b, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b, restore=restore)
+            out = model(x, t_batch, cond_a, cond_b, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b, restore=restore,
+                        mix_conds=mix_conds)
             result = sampler.step(out, int(t), x)
             x = result.prev_sample
             yield StepInfo(i + 1, total, ((result.pred_x0 + 1) / 2).clamp(0, 1))

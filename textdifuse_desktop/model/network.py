@@ -33,8 +33,9 @@ Structure (method.md §2, §10.2-10.3):
 * ``saturated_flat`` (inference only): where one source is clipped bright and the other shows no more than
   that multiple of its own noise there, the brighter source wins the base (no blotches in a saturated sky).
 * ``noisy_denoise`` (inference only): a source that measures as noisy is guided-filtered by itself with this
-  radius and ``eps = (noisy_denoise_k * sigma)^2`` before the fusion (:mod:`.noisy_prefilter`), so that its
-  noise neither wins the detail selection nor enters the fused image, while its strong edges stay.
+  radius and ``eps = (noisy_denoise_k * sigma)^2`` for the two-scale mix (:mod:`.noisy_prefilter`), so that its
+  noise neither wins the detail selection nor enters the mix, while its strong edges stay; the encoder still
+  sees the raw source and the decoded correction restores what remains.
 * ``restore_noise_floor`` (inference only): the decoded correction is faded out when both sources measure
   at most this much noise (grey levels), so clean inputs are fused, not restored; ``restore_scale``
   (inference only) scales the correction when fusing (the shipped calibration, chosen on training pairs).
@@ -177,12 +178,15 @@ class FusionDiffusionNet(nn.Module):
 
     def forward(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor | None = None, *, rule: str = "fcm",
                 kappa_a: Tensor | None = None, kappa_b: Tensor | None = None, restore: float = 1.0,
-                return_restoration: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+                return_restoration: bool = False,
+                mix_conds: tuple[Tensor, Tensor] | None = None) -> Tensor | tuple[Tensor, Tensor]:
         """One denoiser evaluation; ``cond_b=None`` is single-source restoration (no fusion).
 
         ``restore`` scales the decoded correction of the residual outputs (1 = as trained, 0 = fusion of
         the conditions only, for sources that need no restoration); ignored by ``output="direct"``.
         ``return_restoration`` (two-scale fusion, training): also return the gated correction ``r*decoded``.
+        ``mix_conds`` (two-scale, inference): the sources that the two-scale mix and its prior take, when they
+        differ from the encoder's conditions (pre-filtered noisy sources, :meth:`prefilter`).
         """
         if t.ndim == 0:
             t = t.expand(x_t.shape[0])
@@ -199,6 +203,8 @@ class FusionDiffusionNet(nn.Module):
         out = out * restore
         gates = self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t)).float() if rule == "fcm" else None
         if self.output == "two_scale":
+            if mix_conds is not None:
+                cond_a, cond_b = mix_conds
             bases, prior = self._mix_inputs(cond_a, cond_b)
             if gates is not None and prior is not None and not self.config.get("learned_mix", True):
                 gates = torch.cat([torch.zeros_like(gates[:, :3]), gates[:, 3:]], dim=1)  # only r is learned
