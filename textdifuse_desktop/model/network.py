@@ -261,7 +261,7 @@ class FusionDiffusionNet(nn.Module):
         floor = self.saliency_options()["noise_floor"]
         if radius <= 0 or floor <= 0:
             return cond_a, cond_b
-        k = float(self.config.get("noisy_denoise_k", 2.0))
+        k = float(self.config.get("noisy_denoise_k", 3.0))
         return denoise_noisy(cond_a, floor, radius, k), denoise_noisy(cond_b, floor, radius, k)
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:

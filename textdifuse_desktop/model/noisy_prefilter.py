@@ -28,7 +28,7 @@ from textdifuse_desktop.model.saliency_prior import guided_filter
 
 
 @torch.no_grad()
-def denoise_noisy(cond: Tensor, floor: float, radius: int, k: float = 2.0) -> Tensor:
+def denoise_noisy(cond: Tensor, floor: float, radius: int, k: float = 3.0) -> Tensor:
     """``cond`` (``[B,1,H,W]`` in ``[-1, 1]``) with its noisy samples guided-filtered (radius ``radius``,
     ``eps = (k * sigma)^2``), blended by :func:`~.noise_level.noise_weight` with ``floor`` grey levels."""
     if radius <= 0:
