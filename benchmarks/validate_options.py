@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from sweep_model import _classical, _model, seeded_degradation
 
-from textdifuse_desktop.imaging.degrade import degrade
+from textdifuse_desktop.imaging.degrade import degrade, file_rng
 from textdifuse_desktop.metrics import compute_all
 from textdifuse_desktop.model.data import load_pack
 from textdifuse_desktop.model.weights import load_model
@@ -52,8 +51,7 @@ def cli_degradation(record, seed: int) -> tuple[np.ndarray, np.ndarray]:
     name = record.name.split("/")[-1]
     planes = []
     for source, modality, source_seed in ((record.a, record.mod_a, seed), (record.b, record.mod_b, seed + 1)):
-        rng = np.random.default_rng([source_seed, zlib.crc32(name.encode("utf-8"))])
-        degraded, _ = degrade(source / 255.0, modality, rng, max_ops=3, p_clean=0.0)
+        degraded, _ = degrade(source / 255.0, modality, file_rng(source_seed, name), max_ops=3, p_clean=0.0)
         planes.append(np.clip(np.round(degraded * 255.0), 0, 255).astype(np.uint8))
     return planes[0], planes[1]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Degrade every image of ``args.src_dir``; returns 0."""
-    import numpy as np
 
     from textdifuse_desktop.errors import (
         ImageDataError,
@@ -60,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         ReadError,
         WriteError,
     )
-    from textdifuse_desktop.imaging.degrade import degrade
+    from textdifuse_desktop.imaging.degrade import degrade, file_rng
     from textdifuse_desktop.io.writers.atomic import atomic_file, check_not_input
 
     src, dst = Path(args.src_dir).expanduser().resolve(), Path(args.output).expanduser().resolve()
@@ -82,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     records: dict[str, Any] = {}
     for path in files:
         pixels, mode = _read(path)
-        rng = np.random.default_rng([args.seed, zlib.crc32(path.name.encode("utf-8"))])
+        rng = file_rng(args.seed, path.name)
         degraded, ops = _degrade_pixels(pixels, args.modality, rng, args.max_ops, args.p_clean, degrade)
         out = dst / path.name
         check_not_input(out, [path])

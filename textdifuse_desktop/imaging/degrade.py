@@ -37,6 +37,7 @@ probability ``p_clean`` (clean pass-through).
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,6 +202,12 @@ def apply_plan(x: np.ndarray, plan: Sequence[DegradationOp], noise: Sequence[np.
     for index in sorted(range(len(plan)), key=lambda i: ORDER.index(plan[i].name)):
         x = _apply_op(x, plan[index], noise[index])
     return x
+
+
+def file_rng(seed: int, file_name: str) -> np.random.Generator:
+    """The generator ``textdifuse degrade`` uses for one file: seeded by ``(seed, crc32(file name))``, so a
+    file's degradation does not depend on which other files are degraded with it."""
+    return np.random.default_rng([seed, zlib.crc32(file_name.encode("utf-8"))])
 
 
 def degrade(

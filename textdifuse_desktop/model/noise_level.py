@@ -43,9 +43,14 @@ def noise_sigma(cond: Tensor) -> Tensor:
 def noise_weight(cond: Tensor, floor: float) -> Tensor:
     """How noisy each sample of a source is, ``[B, 1, 1, 1]``: 0 at most ``floor`` grey levels of noise,
     rising linearly to 1 at twice ``floor`` (> 0)."""
+    return sigma_weight(noise_sigma(cond), floor)
+
+
+def sigma_weight(sigma: Tensor, floor: float) -> Tensor:
+    """:func:`noise_weight` from already measured :func:`noise_sigma` values ``[B]``."""
     if floor <= 0:
         raise ValueError(f"the noise floor must be > 0 grey levels, got {floor!r}")
-    return ((noise_sigma(cond) - floor) / floor).clamp(0, 1)[:, None, None, None]
+    return ((sigma - floor) / floor).clamp(0, 1)[:, None, None, None]
 
 
 def restoration_weight(cond_a: Tensor, cond_b: Tensor, floor: float) -> Tensor:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from textdifuse_desktop.model.noise_level import noise_sigma, noise_weight
+from textdifuse_desktop.model.noise_level import noise_sigma, sigma_weight
 from textdifuse_desktop.model.saliency_prior import guided_filter
 
 
@@ -33,18 +33,11 @@ def denoise_noisy(cond: Tensor, floor: float, radius: int, k: float = 3.0) -> Te
     ``eps = (k * sigma)^2``), blended by :func:`~.noise_level.noise_weight` with ``floor`` grey levels."""
     if radius <= 0:
         raise ValueError(f"the pre-filter radius must be >= 1 pixel, got {radius!r}")
-    weight = noise_weight(cond, floor)
+    sigma = noise_sigma(cond)
+    weight = sigma_weight(sigma, floor)
     if not bool(weight.any()):
         return cond
     guide = (cond.float() + 1) / 2
-    sigma = noise_sigma(cond)[:, None, None, None] / 255.0
-    eps = (k * sigma).square().clamp_min(1e-8)
-    filtered = _guided_self(guide, radius, eps)
+    eps = (k * sigma[:, None, None, None] / 255.0).square().clamp_min(1e-8)
+    filtered = guided_filter(guide, guide, radius, eps, 1)
     return (cond.float() + weight * (filtered * 2 - 1 - cond.float())).to(cond.dtype)
-
-
-def _guided_self(guide: Tensor, radius: int, eps: Tensor) -> Tensor:
-    """The guided filter with the image as its own guide and a per-sample ``eps`` ``[B,1,1,1]``."""
-    if eps.numel() == 1:
-        return guided_filter(guide, guide, radius, float(eps), 1)
-    return torch.cat([guided_filter(g[None], g[None], radius, float(e), 1) for g, e in zip(guide, eps)])

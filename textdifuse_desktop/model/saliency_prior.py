@@ -38,9 +38,10 @@ def _laplace(x: Tensor) -> Tensor:
     return p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:] - 4 * x
 
 
-def guided_filter(guide: Tensor, src: Tensor, radius: int, eps: float, factor: int) -> Tensor:
+def guided_filter(guide: Tensor, src: Tensor, radius: int, eps: float | Tensor, factor: int) -> Tensor:
     """He's guided filter; ``src`` lives on the ``guide`` grid subsampled by ``factor`` (fast variant):
-    the linear coefficients are computed there and upsampled bilinearly onto the full-resolution guide."""
+    the linear coefficients are computed there and upsampled bilinearly onto the full-resolution guide.
+    ``eps`` may be a per-sample ``[B, 1, 1, 1]`` tensor."""
     g = F.avg_pool2d(guide, factor) if factor > 1 else guide
     radius = max(1, round(radius / factor))
     mean_g, mean_p = box(g, radius), box(src, radius)
