@@ -5,7 +5,7 @@ with the seeded composite degradation of ``sweep_model.py`` (or, with ``--seeds`
 degrade`` and so the test protocol of ``run_comparison.sh`` degrade the files); VIF and Qabf (against the clean sources) are
 printed for the Laplacian and guided-filter rules and for every variant of the model config.  A variant is a
 comma-separated list of ``key=value`` overrides of the inference options in the network config (numbers; the
-ones read at call time: saliency_smooth, prior_radius, noisy_smooth, noisy_denoise, noisy_denoise_k,
+ones read at call time: saliency_smooth, prior_radius, prior_full_res, noisy_smooth, noisy_denoise, noisy_denoise_k,
 restore_noise_floor, restore_scale), or ``shipped``.
 
     python benchmarks/validate_options.py --pairs 12 shipped "restore_scale=0.6" "noisy_smooth=0,saliency_smooth=2"

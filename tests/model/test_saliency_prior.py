@@ -13,7 +13,7 @@ from textdifuse_desktop.fusion.classical import fuse_luma
 from textdifuse_desktop.model.fusion_heads import base_layer, two_scale_mix
 from textdifuse_desktop.model.inference import fuse
 from textdifuse_desktop.model.network import build_model, tiny_config
-from textdifuse_desktop.model.saliency_prior import saliency_weights
+from textdifuse_desktop.model.saliency_prior import prior_fusion, saliency_weights
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.train import TrainConfig, train
 
@@ -150,6 +150,21 @@ def test_a_smaller_prior_radius_keeps_the_base_weights_closer_to_the_winner() ->
     assert float(narrow[..., 120].mean()) < 0.02 < float(wide[..., 120].mean()) - 0.1
     net = build_model({**tiny_config(), **PRIOR, "prior_radius": 20})
     assert net._mix_inputs(a, b)[1][0].equal(narrow)
+
+
+def test_full_resolution_weights_keep_the_winning_texture_closer() -> None:
+    """``full_resolution`` computes the saliency and detail weights on the full grid: inside A's textured half the
+    two-scale prior is then closer to A itself than with the fast half-grid weights (measured 0.003 vs 0.005)."""
+    a, b = _textured_left_and_right()
+    interior = (..., slice(8, -8), slice(8, 40))
+    errors = {}
+    for full in (False, True):
+        fused = prior_fusion(a, b, 15, 1, smooth=0, base_filter_radius=20, full_resolution=full)
+        errors[full] = float((fused - a)[interior].abs().mean())
+    assert errors[True] < 0.7 * errors[False]
+    small_a, small_b = a[..., :24, :24], b[..., :24, :24]  # below 32 px both compute on the full grid
+    for half_grid, full_grid in zip(saliency_weights(small_a, small_b), saliency_weights(small_a, small_b, full_resolution=True)):
+        assert torch.equal(half_grid, full_grid)
 
 
 def test_a_clipped_sky_keeps_its_brightness_against_faint_noise_but_not_against_structure() -> None:

@@ -118,6 +118,7 @@ class ModelBackend:
         ``noise``: the start noise (from :meth:`start_noise`, cropped like the inputs), or None to
         draw it from the seed.
         """
+        from textdifuse_desktop.model.cuda_graphs import release_graphs
         from textdifuse_desktop.model.inference import iter_fuse
 
         try:
@@ -149,6 +150,7 @@ class ModelBackend:
         except (RuntimeError, MemoryError) as error:
             if isinstance(error, MemoryError) or _is_oom(error):
                 if self.device.type == "cuda":
+                    release_graphs(self.loaded.net)
                     torch.cuda.empty_cache()
                 raise OutOfDeviceMemory(str(self.device), error) from error
             raise

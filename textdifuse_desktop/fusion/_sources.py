@@ -128,16 +128,12 @@ def as_stack(array: np.ndarray | None, shape: tuple[int, int, int], name: str) -
 
 def build_result_image(a: Image, pair: PreparedPair, fused_unit: np.ndarray, meta: dict[str, Any]) -> Image:
     """The fused Image: Y in 0..255, chroma restored, geometry/provenance of source A."""
-    from textdifuse_desktop.imaging.color import ycbcr_to_rgb
+    from textdifuse_desktop.imaging.color import merge_luma
 
     y255 = np.clip(fused_unit, 0.0, 1.0) * np.float32(255.0)
     spatial_axes = a.axes[:-1] if a.has_channels else a.axes
     if pair.chroma is not None:
-        planes = [
-            np.clip(ycbcr_to_rgb(np.concatenate([y[..., None], c], axis=-1)), 0.0, 255.0)
-            for y, c in zip(y255, pair.chroma)
-        ]
-        pixels = np.stack(planes).astype(np.float32)
+        pixels = merge_luma(y255, pair.chroma)
         axes = spatial_axes + "C"
     else:
         pixels, axes = y255.astype(np.float32), spatial_axes

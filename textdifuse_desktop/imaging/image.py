@@ -152,6 +152,10 @@ class Image:
 
     def value_range(self) -> tuple[float, float]:
         """Finite minimum and maximum of the pixels (NaN-safe)."""
+        if self.pixels.size:
+            low, high = self.pixels.min(), self.pixels.max()  # no copy; NaN or inf make them non-finite
+            if np.isfinite(low) and np.isfinite(high):
+                return (float(low), float(high))
         finite = self.pixels[np.isfinite(self.pixels)]
         if finite.size == 0:
             return (float("nan"), float("nan"))

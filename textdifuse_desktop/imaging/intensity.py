@@ -33,8 +33,9 @@ def window_to_unit(pixels: np.ndarray, center: float, width: float) -> np.ndarra
     width = max(float(width), 1e-6)
     low = float(center) - width / 2.0
     out = (np.asarray(pixels, dtype=np.float32) - np.float32(low)) / np.float32(width)
-    np.clip(out, 0.0, 1.0, out=out)
-    return np.nan_to_num(out, copy=False, nan=0.0)
+    np.clip(out, 0.0, 1.0, out=out)  # infinities become 0 or 1; only NaN is left
+    out[np.isnan(out)] = 0.0
+    return out
 
 
 def percentile_window(pixels: np.ndarray, lo_pct: float = 0.5, hi_pct: float = 99.5) -> tuple[float, float]:

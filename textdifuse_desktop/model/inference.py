@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from textdifuse_desktop.model.cuda_graphs import graphed_denoiser
 from textdifuse_desktop.model.network import FusionDiffusionNet
 from textdifuse_desktop.model.sampler import DDIMSampler
 
@@ -109,10 +110,17 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
                 mix_conds = None if filtered[0] is cond_a and filtered[1] is cond_b else filtered
             restore = model.fusion_restore(cond_a, cond_b, restore, adaptive=adaptive_restore)
         total = len(sampler.timesteps)
+        graphed = None
+        if cond_b is not None and rule == "fcm" and kappa_a is None and kappa_b is None:
+            t_first = torch.full((y_a.shape[0],), float(sampler.timesteps[0]), device=device)
+            graphed = graphed_denoiser(model, x, t_first, cond_a, cond_b, restore, mix_conds)
         for i, t in enumerate(sampler.timesteps):
             t_batch = torch.full((y_a.shape[0],), float(t), device=device)
-            out = model(x, t_batch, cond_a, cond_b, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b, restore=restore,
-                        mix_conds=mix_conds)
+            if graphed is not None:
+                out = graphed(x, t_batch)
+            else:
+                out = model(x, t_batch, cond_a, cond_b, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b,
+                            restore=restore, mix_conds=mix_conds)
             result = sampler.step(out, int(t), x)
             x = result.prev_sample
             yield StepInfo(i + 1, total, ((result.pred_x0 + 1) / 2).clamp(0, 1))

@@ -27,7 +27,8 @@ Structure (method.md §2, §10.2-10.3):
   ``base_radius`` / ``base_passes`` set the box filter of the base layer (17-px box twice by default);
   ``learned_mix=False`` keeps the prior's mix and detail selection and learns only the restoration gate;
   ``saliency_smooth`` box-smooths the sources before their saliency is measured (noise is not detail);
-  ``prior_radius`` is the radius of the guided filter that smooths the prior's base weights (GFF: 45).
+  ``prior_radius`` is the radius of the guided filter that smooths the prior's base weights (GFF: 45);
+  ``prior_full_res`` computes the saliency and detail weights on the full grid (default: a half grid).
   ``noisy_smooth``: the larger radius a source's saliency moves to as its measured noise rises above
   ``restore_noise_floor`` (:mod:`.noise_level`; off in the shipped config since ``noisy_denoise``).
 * ``saturated_flat`` (inference only): where one source is clipped bright and the other shows no more than
@@ -88,8 +89,8 @@ def default_config() -> dict[str, Any]:
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
             "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": False, "saliency_smooth": 1,
-            "prior_radius": 20, "noisy_smooth": 0, "noisy_denoise": 1, "noisy_denoise_k": 3.0, "saturated_flat": 2.0,
-            "restore_noise_floor": 3.0, "restore_scale": 0.75}
+            "prior_radius": 20, "prior_full_res": 1, "noisy_smooth": 0, "noisy_denoise": 1, "noisy_denoise_k": 3.0,
+            "saturated_flat": 2.0, "restore_noise_floor": 3.0, "restore_scale": 0.75}
 
 
 def tiny_config() -> dict[str, Any]:
@@ -226,12 +227,17 @@ class FusionDiffusionNet(nn.Module):
         cached = self.__dict__.get("_mix_cache")
         if cached is not None and cached[0]() is cond_a and cached[1]() is cond_b:
             return cached[2], cached[3]
+        bases, prior = self.compute_mix_inputs(cond_a, cond_b)
+        if not torch.is_grad_enabled():
+            self.__dict__["_mix_cache"] = (weakref.ref(cond_a), weakref.ref(cond_b), bases, prior)
+        return bases, prior
+
+    def compute_mix_inputs(self, cond_a: Tensor, cond_b: Tensor) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None]:
+        """The conditions' base layers and saliency prior (None without ``gate_prior``), never cached."""
         bases = (base_layer(cond_a, *self.base_shape), base_layer(cond_b, *self.base_shape))
         prior = None
         if self.gate_prior == "saliency":
             prior = saliency_weights(cond_a, cond_b, **self.saliency_options())
-        if not torch.is_grad_enabled():
-            self.__dict__["_mix_cache"] = (weakref.ref(cond_a), weakref.ref(cond_b), bases, prior)
         return bases, prior
 
     def saliency_options(self) -> dict[str, Any]:
@@ -241,7 +247,8 @@ class FusionDiffusionNet(nn.Module):
                 "base_filter_radius": int(c.get("prior_radius", BASE_FILTER[0])),
                 "noisy_smooth": int(c.get("noisy_smooth", 0)),
                 "noise_floor": float(c.get("restore_noise_floor", 0) or 0),
-                "saturated_flat": float(c.get("saturated_flat", 0) or 0)}
+                "saturated_flat": float(c.get("saturated_flat", 0) or 0),
+                "full_resolution": bool(c.get("prior_full_res", 0))}
 
     def fusion_restore(self, cond_a: Tensor, cond_b: Tensor, restore: float | Tensor = 1.0, *,
                        adaptive: bool = True) -> float | Tensor:
