@@ -84,7 +84,7 @@ def main() -> int:
         cells = []
         for steps in args.steps:
             with context():
-                ms = timed(lambda: engine(steps), device, args.repeats)
+                ms = timed(lambda s=steps: engine(s), device, args.repeats)
                 diff = np.abs(engine(steps).astype(np.float32) - reference[steps].astype(np.float32))
             cells.append(f"{steps} steps {ms:7.1f} ms (|diff| mean {diff.mean():.3f} max {diff.max():.1f})")
         print(f"{name:14s} " + " | ".join(cells), flush=True)

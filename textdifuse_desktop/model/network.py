@@ -98,8 +98,8 @@ def tiny_config() -> dict[str, Any]:
     return {"widths": [8, 16, 16], "stem": 2, "emb_dim": 16, "groups": 4, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
             "gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0,
-            "prior_radius": 45, "noisy_smooth": 0, "noisy_denoise": 0, "saturated_flat": 0.0, "restore_noise_floor": 0.0,
-            "restore_scale": 1.0}
+            "prior_radius": 45, "prior_full_res": 0, "noisy_smooth": 0, "noisy_denoise": 0, "saturated_flat": 0.0,
+            "restore_noise_floor": 0.0, "restore_scale": 1.0}
 
 
 class FusionDiffusionNet(nn.Module):
