@@ -110,13 +110,20 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
                 mix_conds = None if filtered[0] is cond_a and filtered[1] is cond_b else filtered
             restore = model.fusion_restore(cond_a, cond_b, restore, adaptive=adaptive_restore)
         total = len(sampler.timesteps)
+        fixed = None
+        if cond_b is not None and rule == "fcm" and _is_zero(restore):
+            # The correction is off (clean sources or the user's restoration 0): with the prior's mix the
+            # prediction does not depend on the state, so the network is not called (identical result).
+            fixed = model.fixed_mix(cond_a, cond_b, kappa_a=kappa_a, kappa_b=kappa_b, mix_conds=mix_conds)
         graphed = None
-        if cond_b is not None and rule == "fcm" and kappa_a is None and kappa_b is None:
+        if fixed is None and cond_b is not None and rule == "fcm" and kappa_a is None and kappa_b is None:
             t_first = torch.full((y_a.shape[0],), float(sampler.timesteps[0]), device=device)
             graphed = graphed_denoiser(model, x, t_first, cond_a, cond_b, restore, mix_conds)
         for i, t in enumerate(sampler.timesteps):
             t_batch = torch.full((y_a.shape[0],), float(t), device=device)
-            if graphed is not None:
+            if fixed is not None:
+                out = fixed
+            elif graphed is not None:
                 out = graphed(x, t_batch)
             else:
                 out = model(x, t_batch, cond_a, cond_b, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b,
@@ -125,6 +132,12 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
             x = result.prev_sample
             yield StepInfo(i + 1, total, ((result.pred_x0 + 1) / 2).clamp(0, 1))
         return ((x + 1) / 2).clamp(0, 1).contiguous()
+
+
+def _is_zero(restore: float | Tensor) -> bool:
+    if isinstance(restore, Tensor):
+        return not bool(restore.any())
+    return restore == 0
 
 
 def fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int = 2,

@@ -218,6 +218,25 @@ class FusionDiffusionNet(nn.Module):
         m = modulate_mix(m, resize_kappa(kappa_a, m), resize_kappa(kappa_b, m))
         return m * cond_a + (1 - m) * cond_b + out
 
+    def fixed_mix(self, cond_a: Tensor, cond_b: Tensor, *, kappa_a: Tensor | None = None,
+                  kappa_b: Tensor | None = None, mix_conds: tuple[Tensor, Tensor] | None = None) -> Tensor | None:
+        """The x0 prediction of a two-source call with ``restore`` 0, when it does not depend on the network.
+
+        With the prior's mix kept (``learned_mix=False``) the learned logits only set the restoration gate, and a
+        zero restoration strength multiplies the decoded correction away: the prediction is the prior's two-scale
+        mix (with the kappa maps' emphasis) whatever the noisy state and the timestep. The sampler can then skip the
+        network (clean sources, whose correction fades out to zero, or the user's restoration 0). None where the
+        network's output does matter (a learned mix, no prior).
+        """
+        if self.output != "two_scale" or self.gate_prior != "saliency" or self.config.get("learned_mix", True):
+            return None
+        if mix_conds is not None:
+            cond_a, cond_b = mix_conds
+        bases, prior = self._mix_inputs(cond_a, cond_b)
+        zeros = torch.zeros_like(cond_a, dtype=torch.float32)
+        gates = zeros.expand(-1, 4, -1, -1)
+        return two_scale_mix(gates, zeros, cond_a, cond_b, "fcm", kappa_a, kappa_b, bases, prior)
+
     def _mix_inputs(self, cond_a: Tensor, cond_b: Tensor) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None]:
         """Base layers and saliency prior of the conditions, remembered across the sampling steps of one fusion.
 
