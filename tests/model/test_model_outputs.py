@@ -57,6 +57,20 @@ def test_base_layer_keeps_constants_and_splits_exactly() -> None:
     assert float(base.std()) < float(a.std()) / 3
 
 
+@pytest.mark.parametrize("radius", [2, 7, 15])
+def test_cpu_running_sum_base_layer_matches_a_pooled_box_filter(radius: int) -> None:
+    """The CPU path of ``base_layer`` (running sums) must equal reflect-padded average pooling."""
+    import torch.nn.functional as F
+
+    a, _ = _pair(h=40, w=52, seed=5)
+    a = a * 2000.0  # large values: partial sums must not lose float32 precision
+    size, expected = 2 * radius + 1, a
+    for _ in range(2):
+        expected = F.avg_pool2d(F.pad(expected, (radius, radius, 0, 0), mode="reflect"), (1, size), stride=1)
+        expected = F.avg_pool2d(F.pad(expected, (0, 0, radius, radius), mode="reflect"), (size, 1), stride=1)
+    torch.testing.assert_close(base_layer(a, radius, 2), expected, atol=1e-3, rtol=1e-6)
+
+
 def test_fresh_two_scale_network_adds_both_details_on_the_mean_base() -> None:
     """Zero-initialised heads: m = 0.5, gains 1 and a zero decoded residual."""
     net = build_model({**tiny_config(), "output": "two_scale"}).eval()
