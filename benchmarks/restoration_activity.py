@@ -33,15 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default=None)
     args = parser.parse_args(argv)
     net = load_model(args.weights, "cpu").net
-    floor = net.saliency_options()["noise_floor"]
+    floor, edges = net.saliency_options()["noise_floor"], net.saliency_options()["noise_edges"]
     if floor <= 0:
         raise SystemExit("these weights have no noise floor: the correction is never faded out")
     weights: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for record in load_pack(args.test_pack):
         a, b = cli_degradation(record, args.seed)
         cond_a, cond_b = (torch.from_numpy(x / 127.5 - 1).float()[None, None] for x in (a, b))
-        raw = float(restoration_weight(cond_a, cond_b, floor))
-        filtered = float(restoration_weight(*net.prefilter(cond_a, cond_b), floor))
+        raw = float(restoration_weight(cond_a, cond_b, floor, edges))
+        filtered = float(restoration_weight(*net.prefilter(cond_a, cond_b), floor, edges))
         weights[record.name.split("/")[0]].append((raw, filtered))
     print("| set | pairs | mean weight, raw sources (shipped) | after the pre-filter | share active (raw / filtered) |")
     print("|---|---:|---:|---:|---|")

@@ -6,7 +6,7 @@ degrade`` and so the test protocol of ``run_comparison.sh`` degrade the files); 
 printed for the Laplacian and guided-filter rules and for every variant of the model config.  A variant is a
 comma-separated list of ``key=value`` overrides of the inference options in the network config (numbers; the
 ones read at call time: saliency_smooth, prior_radius, prior_full_res, noisy_smooth, noisy_denoise, noisy_denoise_k,
-restore_noise_floor, restore_scale), or ``shipped``.
+restore_noise_floor, restore_scale, noise_edges), or ``shipped``.
 
     python benchmarks/validate_options.py --pairs 12 shipped "restore_scale=0.6" "noisy_smooth=0,saliency_smooth=2"
     python benchmarks/validate_options.py --by-dataset --pairs 20 --seeds 2024 2025 -- shipped "noisy_denoise=2"

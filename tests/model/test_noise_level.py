@@ -85,3 +85,34 @@ def test_restore_scale_is_the_shipped_calibration_of_the_strength() -> None:
     scaled.load_state_dict(net.state_dict())
     a, b = _noisy(_smooth(), 15.0).clamp(0, 1), _smooth().flip(-1)
     torch.testing.assert_close(fuse(scaled, sampler, a, b, steps=2), fuse(net, sampler, a, b, steps=2, restore=0.5))
+
+
+def _structured(h: int = 128, w: int = 160) -> torch.Tensor:
+    """A clean scene with structure the Immerkær mask responds to: a sharp disc boundary and sparse
+    one-pixel dots (1 %), the way vessels, sulci and a skull rim make clean MRI measure as noisy."""
+    yy, xx = torch.meshgrid(torch.arange(float(h)), torch.arange(float(w)), indexing="ij")
+    disc = (((xx - w / 2) ** 2 + (yy - h / 2) ** 2).sqrt() < h / 3).float()
+    dots = (torch.rand(h, w, generator=torch.Generator().manual_seed(4)) < 0.01).float()
+    return (_smooth(h, w) + 0.4 * disc + 0.6 * dots).clamp(0, 1)
+
+
+def test_leaving_out_the_strongest_gradients_ignores_structure_but_still_measures_noise() -> None:
+    clean = _structured() * 2 - 1
+    plain, excluded = float(noise_sigma(clean)[0]), float(noise_sigma(clean, 0.1)[0])
+    assert plain > 3.0  # above the shipped floor: structure alone would read as a noisy source
+    assert excluded < 0.5 * plain and excluded < 1.5
+    noisy = _noisy(_structured(), 6.0, seed=1) * 2 - 1
+    plain_error, excluded_error = (abs(float(noise_sigma(noisy, f)[0]) - 6.0) for f in (0.0, 0.1))
+    assert excluded_error < 0.4 * plain_error and excluded_error < 1.0
+    pure = _noisy(_smooth(128, 160), 10.0) * 2 - 1  # noise only: leaving edges out must not bias the estimate
+    assert float(noise_sigma(pure, 0.1)[0]) == pytest.approx(10.0, rel=0.05)
+
+
+def test_the_edge_fraction_is_applied_per_sample_and_reaches_the_restoration_weight() -> None:
+    clean, structured = _smooth(128, 160) * 2 - 1, _structured() * 2 - 1
+    noisy = _noisy(_smooth(128, 160), 12.0) * 2 - 1
+    batch = torch.cat([structured, noisy])
+    torch.testing.assert_close(noise_sigma(batch, 0.1), torch.cat([noise_sigma(structured, 0.1), noise_sigma(noisy, 0.1)]))
+    weights = restoration_weight(batch, torch.cat([clean, clean]), floor=3.0, edge_fraction=0.1)
+    assert weights.flatten().tolist() == [0.0, 1.0]
+    assert float(restoration_weight(structured, clean, floor=3.0)[0]) > 0.0  # plain Immerkær restores it

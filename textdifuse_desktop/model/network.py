@@ -40,6 +40,8 @@ Structure (method.md §2, §10.2-10.3):
 * ``restore_noise_floor`` (inference only): the decoded correction is faded out when both sources measure
   at most this much noise (grey levels), so clean inputs are fused, not restored; ``restore_scale``
   (inference only) scales the correction when fusing (the shipped calibration, chosen on training pairs).
+  ``noise_edges`` (inference only): the fraction of strongest-gradient pixels the noise estimate leaves out
+  (0 = plain Immerkær; :func:`~.noise_level.noise_sigma`), so texture does not read as noise.
 
 Modulation (OUR parameterisation, not the paper's): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding gate at every level (resampled by area interpolation);
@@ -90,7 +92,7 @@ def default_config() -> dict[str, Any]:
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
             "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": False, "saliency_smooth": 1,
             "prior_radius": 20, "prior_full_res": 1, "noisy_smooth": 0, "noisy_denoise": 1, "noisy_denoise_k": 3.0,
-            "saturated_flat": 2.0, "restore_noise_floor": 3.0, "restore_scale": 0.75}
+            "saturated_flat": 2.0, "restore_noise_floor": 3.0, "restore_scale": 0.75, "noise_edges": 0.1}
 
 
 def tiny_config() -> dict[str, Any]:
@@ -99,7 +101,7 @@ def tiny_config() -> dict[str, Any]:
             "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
             "gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0,
             "prior_radius": 45, "prior_full_res": 0, "noisy_smooth": 0, "noisy_denoise": 0, "saturated_flat": 0.0,
-            "restore_noise_floor": 0.0, "restore_scale": 1.0}
+            "restore_noise_floor": 0.0, "restore_scale": 1.0, "noise_edges": 0.0}
 
 
 class FusionDiffusionNet(nn.Module):
@@ -267,7 +269,8 @@ class FusionDiffusionNet(nn.Module):
                 "noisy_smooth": int(c.get("noisy_smooth", 0)),
                 "noise_floor": float(c.get("restore_noise_floor", 0) or 0),
                 "saturated_flat": float(c.get("saturated_flat", 0) or 0),
-                "full_resolution": bool(c.get("prior_full_res", 0))}
+                "full_resolution": bool(c.get("prior_full_res", 0)),
+                "noise_edges": float(c.get("noise_edges", 0) or 0)}
 
     def fusion_restore(self, cond_a: Tensor, cond_b: Tensor, restore: float | Tensor = 1.0, *,
                        adaptive: bool = True) -> float | Tensor:
@@ -275,20 +278,21 @@ class FusionDiffusionNet(nn.Module):
         config's ``restore_scale`` and, with ``adaptive`` and a ``restore_noise_floor``, the noise-adaptive
         :func:`~.noise_level.restoration_weight` (``[B,1,1,1]``)."""
         restore = restore * float(self.config.get("restore_scale", 1.0))
-        floor = self.saliency_options()["noise_floor"]
-        if adaptive and floor > 0:
-            restore = restore * restoration_weight(cond_a, cond_b, floor)
+        options = self.saliency_options()
+        if adaptive and options["noise_floor"] > 0:
+            restore = restore * restoration_weight(cond_a, cond_b, options["noise_floor"], options["noise_edges"])
         return restore
 
     def prefilter(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
         """The conditions with noisy sources guided-filtered (``noisy_denoise`` radius, 0 = off, with
         ``noisy_denoise_k``; :mod:`.noisy_prefilter`), before a fusion (inference)."""
         radius = int(self.config.get("noisy_denoise", 0) or 0)
-        floor = self.saliency_options()["noise_floor"]
+        options = self.saliency_options()
+        floor, edges = options["noise_floor"], options["noise_edges"]
         if radius <= 0 or floor <= 0:
             return cond_a, cond_b
         k = float(self.config.get("noisy_denoise_k", 3.0))
-        return denoise_noisy(cond_a, floor, radius, k), denoise_noisy(cond_b, floor, radius, k)
+        return denoise_noisy(cond_a, floor, radius, k, edges), denoise_noisy(cond_b, floor, radius, k, edges)
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:
         """The learned (base) pixel mix weight of source A, for inspection; needs a residual output design."""

@@ -72,7 +72,7 @@ def _share(w_a: Tensor, w_b: Tensor) -> Tensor:
 @torch.no_grad()
 def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0, base_filter_radius: int = BASE_FILTER[0],
                      noisy_smooth: int = 0, noise_floor: float = 0.0, saturated_flat: float = 0.0,
-                     full_resolution: bool = False) -> tuple[Tensor, Tensor]:
+                     full_resolution: bool = False, noise_edges: float = 0.0) -> tuple[Tensor, Tensor]:
     """``(base_share, detail_share)``: GFF's normalised weights of source A for the base and the detail layer.
 
     Saliency is the Gaussian-smoothed absolute Laplacian; the more salient source wins each pixel (in flat
@@ -99,7 +99,7 @@ def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0, base_filte
     saliency = []
     for g, cond in zip(guides, (cond_a, cond_b)):
         edges = _laplace(box(g, smooth) if smooth else g).abs()
-        noisy = noise_weight(cond, noise_floor) if noisy_smooth and noise_floor > 0 else None
+        noisy = noise_weight(cond, noise_floor, noise_edges) if noisy_smooth and noise_floor > 0 else None
         if noisy is not None and bool(noisy.any()):
             edges = (1 - noisy) * edges + noisy * _laplace(box(g, noisy_smooth)).abs()
         edges = F.avg_pool2d(edges, 2) if half else edges
@@ -108,7 +108,7 @@ def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0, base_filte
     flat = torch.maximum(*saliency) < FLAT_SALIENCY
     if saturated_flat > 0:
         for clipped, other, cond in ((small[0], saliency[1], cond_b), (small[1], saliency[0], cond_a)):
-            noise_only = saturated_flat * noise_sigma(cond)[:, None, None, None] / 255.0 * _unit_noise_saliency(smooth)
+            noise_only = saturated_flat * noise_sigma(cond, noise_edges)[:, None, None, None] / 255.0 * _unit_noise_saliency(smooth)
             flat = flat | ((clipped >= SATURATED) & (other < noise_only))
     brighter = torch.sign(small[0] - small[1]) * 0.5 + 0.5
     win_a = torch.where(flat, brighter, (saliency[0] >= saliency[1]).float())
