@@ -1,8 +1,9 @@
 """A noise estimate per source, for noise-adaptive restoration and saliency.
 
 A global noise estimate per source tells clean from noisy inputs reliably: on the training pairs clean
-sources measure 0.1-5.6 grey levels (MRI texture is the highest), the composite degradations with noise
-5-22.  It drives two inference options of the shipped model:
+sources measure 0.1-5.6 grey levels (MRI texture is the highest; leaving the strongest edges out,
+``noise_edges`` in the config, brings most clean MRI below 3), the composite degradations with noise 5-22.
+It drives two inference options of the shipped model:
 
 * the decoded correction fades out when both sources are clean (:func:`restoration_weight`): the trained
   restoration gate never quite reaches zero there, and what it adds costs fidelity (clean MRI-SPECT VIF
