@@ -20,7 +20,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from validate_options import parse_variant
 
 from textdifuse_desktop.model.network import default_config
-from textdifuse_desktop.model.weights import default_weights_path, load_model, save_model
+from textdifuse_desktop.model.weights import (
+    default_weights_path,
+    load_model,
+    save_model,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,7 +89,8 @@ def saliency_weights(cond_a: Tensor, cond_b: Tensor, smooth: int = 0, base_filte
     there (a pedestrian in headlight glare) still does.  ``full_resolution``: saliency, winner maps and detail
     weights on the full grid (GFF as published); by default they are computed on a half grid (the fast guided
     filter), which blurs the winner maps' edges by a pixel and measured 0.01 lower VIF on clean RoadScene
-    training pairs.  The smooth base weights use a coarser grid either way.
+    training pairs.  The smooth base weights use a coarser grid either way.  ``noise_edges``: the fraction of
+    strongest-gradient pixels the noise estimates leave out (:func:`~.noise_level.noise_sigma`).
     """
     dtype = cond_a.dtype
     guides = [((c.float() + 1) / 2) for c in (cond_a, cond_b)]
