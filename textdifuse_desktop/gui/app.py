@@ -181,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             app.quit()
 
     QtCore.QTimer.singleShot(0, startup)
+    if not (args.fuse or args.quit):
+        QtCore.QTimer.singleShot(0, window.preload_model)
     if args.quit and not (args.demo or args.open or args.screenshot):
         QtCore.QTimer.singleShot(0, app.quit)
     app.exec()

@@ -7,6 +7,7 @@ A mixin of :class:`~textdifuse_desktop.gui.main_window.MainWindow`; it uses the 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from textdifuse_desktop.fusion.request import (
@@ -17,6 +18,8 @@ from textdifuse_desktop.fusion.request import (
 )
 from textdifuse_desktop.gui import pipeline, strings
 from textdifuse_desktop.imaging.image import Image
+
+log = logging.getLogger(__name__)
 
 
 class FusionControlsMixin:
@@ -31,6 +34,7 @@ class FusionControlsMixin:
     result: FusionResult | None
     fusion_done: Any
     _sources_token: int
+    preload_worker: Any = None
 
     def build_request(self, params: FusionParams | None = None) -> FusionRequest:
         """The FusionRequest for the current sources (the current frame for videos) and regions."""
@@ -57,6 +61,32 @@ class FusionControlsMixin:
         label = strings.METHOD_LABELS.get(request.params.method, request.params.method)
         self.statusBar().showMessage(strings.STATUS_FUSING.format(method=label))
         return self.controller.run(request, token)
+
+    def preload_model(self) -> None:
+        """Load and warm up the panel's diffusion model in the background (app start-up), so that the first
+        fusion runs at full speed.  Failures are only logged: the fusion that needs the model reports them."""
+        from textdifuse_desktop.fusion.engine import warm_up_model
+        from textdifuse_desktop.gui.workers import create_worker
+
+        params = self.fusion_panel.params()
+        if not params.uses_model or self.preload_worker is not None:
+            return
+
+        def job(cancel: Any) -> Any:
+            yield None
+            return warm_up_model(params)
+
+        # Bound methods of the window: the queued reports run in the GUI thread, and Qt drops them if the window
+        # is deleted first.
+        self.preload_worker = create_worker(job, on_return=self._on_model_ready, on_error=self._on_warm_up_failed)
+
+    def _on_model_ready(self, message: str) -> None:
+        log.info("%s", message)
+        if not self.controller.is_running:
+            self.statusBar().showMessage(message, 8000)
+
+    def _on_warm_up_failed(self, error: BaseException) -> None:
+        log.warning("model warm-up failed: %s", error)
 
     def on_regions_changed(self) -> None:
         """Regions were edited: re-fuse with the new modulation when a result is on screen."""

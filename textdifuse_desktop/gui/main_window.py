@@ -324,4 +324,6 @@ class MainWindow(FusionControlsMixin, ViewControlsMixin, QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.play_timer.stop()
         self.controller.shutdown()
+        if self.preload_worker is not None:
+            self.preload_worker.wait(30000)  # a warm-up cannot be interrupted mid-import; it takes a few seconds
         super().closeEvent(event)
