@@ -304,10 +304,10 @@ def warm_up_model(params: FusionParams) -> str:
     """
     if not params.uses_model:
         return ""
-    started = time.perf_counter()
-    from textdifuse_desktop.fusion._model_backend import warm_up  # imports torch: part of what is warmed up
+    started = time.perf_counter()  # before the import: importing torch is part of what is warmed up
+    from textdifuse_desktop.fusion import _model_backend
 
-    backend = warm_up(params.weights, params.device)
+    backend = _model_backend.warm_up(params.weights, params.device)
     return f"Diffusion model ready on {backend.device} ({time.perf_counter() - started:.1f} s)"
 
 
