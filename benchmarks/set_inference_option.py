@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     path = args.weights or default_weights_path()
     loaded = load_model(path, "cpu")
     before = {k: v.clone() for k, v in loaded.net.state_dict().items()}
-    options = parse_variant(args.options)
+    options = {k: int(v) if float(v).is_integer() else v for k, v in parse_variant(args.options).items()}
     unknown = sorted(set(options) - set(default_config()))
     if unknown:
         raise SystemExit(f"not options of this network's config: {', '.join(unknown)}")

@@ -185,3 +185,25 @@ def test_a_clipped_sky_keeps_its_brightness_against_faint_noise_but_not_against_
     base, detail = saliency_weights(a * 2 - 1, structured * 2 - 1, 1, 20, saturated_flat=4.0)
     assert float(detail[..., 20:44, 20:44].mean()) < 0.1  # the object's details come from B
     assert float(base[..., 24:40, 24:40].mean()) < 0.6
+
+
+def test_more_saliency_smoothing_compares_the_sources_over_wider_regions() -> None:
+    """``saliency_passes``: each pass widens the window over which the two saliencies are compared, so an isolated
+    bright spot in A stops winning the detail around it against B's texture that fills the whole window."""
+    b = (torch.rand(1, 1, 96, 96, generator=torch.Generator().manual_seed(2)) - 0.5) * 0.1
+    a = torch.zeros(1, 1, 96, 96)
+    a[..., 46:50, 46:50] = 0.8
+    shares = [float(saliency_weights(a, b, saliency_passes=p, full_resolution=True)[1][..., 36:60, 36:60].mean())
+              for p in (1, 2, 4)]
+    assert shares[0] > shares[1] > shares[2] - 1e-6 and shares[0] > shares[2] + 0.1
+
+
+def test_the_network_passes_its_saliency_options_to_the_prior() -> None:
+    gen = torch.Generator().manual_seed(4)
+    a, b = (torch.rand(1, 1, 64, 96, generator=gen) * 2 - 1 for _ in range(2))
+    for passes in (2, 4):
+        net = build_model({**tiny_config(), **PRIOR, "saliency_passes": passes, "prior_full_res": 1})
+        assert net.saliency_options()["saliency_passes"] == passes
+        expected = saliency_weights(a, b, **net.saliency_options())
+        torch.testing.assert_close(net.compute_mix_inputs(a, b)[1], expected)
+    assert not torch.allclose(saliency_weights(a, b, saliency_passes=2)[1], saliency_weights(a, b, saliency_passes=4)[1])

@@ -40,6 +40,8 @@ Structure (method.md §2, §10.2-10.3):
 * ``restore_noise_floor`` (inference only): the decoded correction is faded out when both sources measure
   at most this much noise (grey levels), so clean inputs are fused, not restored; ``restore_scale``
   (inference only) scales the correction when fusing (the shipped calibration, chosen on training pairs).
+  ``saliency_radius`` / ``saliency_passes`` (inference only): the box filter that smooths the prior's saliency
+  maps before they are compared (GFF: an 11x11 Gaussian, about radius 5 once; shipped: radius 10 twice).
   ``noise_edges`` (inference only): the fraction of strongest-gradient pixels the noise estimate leaves out
   (0 = plain Immerkær; :func:`~.noise_level.noise_sigma`), so texture does not read as noise.
 
@@ -92,7 +94,8 @@ def default_config() -> dict[str, Any]:
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
             "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": False, "saliency_smooth": 1,
             "prior_radius": 20, "prior_full_res": 1, "noisy_smooth": 0, "noisy_denoise": 1, "noisy_denoise_k": 3.0,
-            "saturated_flat": 2.0, "restore_noise_floor": 3.0, "restore_scale": 0.75, "noise_edges": 0.1}
+            "saturated_flat": 2.0, "restore_noise_floor": 3.0, "restore_scale": 0.75, "noise_edges": 0.1,
+            "saliency_radius": 10}
 
 
 def tiny_config() -> dict[str, Any]:
@@ -101,7 +104,8 @@ def tiny_config() -> dict[str, Any]:
             "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
             "gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0,
             "prior_radius": 45, "prior_full_res": 0, "noisy_smooth": 0, "noisy_denoise": 0, "saturated_flat": 0.0,
-            "restore_noise_floor": 0.0, "restore_scale": 1.0, "noise_edges": 0.0}
+            "restore_noise_floor": 0.0, "restore_scale": 1.0, "noise_edges": 0.0,
+            "saliency_radius": 5}
 
 
 class FusionDiffusionNet(nn.Module):
@@ -270,7 +274,9 @@ class FusionDiffusionNet(nn.Module):
                 "noise_floor": float(c.get("restore_noise_floor", 0) or 0),
                 "saturated_flat": float(c.get("saturated_flat", 0) or 0),
                 "full_resolution": bool(c.get("prior_full_res", 0)),
-                "noise_edges": float(c.get("noise_edges", 0) or 0)}
+                "noise_edges": float(c.get("noise_edges", 0) or 0),
+                "saliency_passes": int(c.get("saliency_passes", 2)),
+                "saliency_radius": int(c.get("saliency_radius", 5))}
 
     def fusion_restore(self, cond_a: Tensor, cond_b: Tensor, restore: float | Tensor = 1.0, *,
                        adaptive: bool = True) -> float | Tensor:

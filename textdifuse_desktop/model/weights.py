@@ -33,7 +33,8 @@ ENV_WEIGHTS = "TEXTDIFUSE_WEIGHTS"
 
 LEGACY_TWO_SCALE = {"gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0,
                     "prior_radius": 45, "prior_full_res": 0, "noisy_smooth": 0, "noisy_denoise": 0, "saturated_flat": 0.0,
-                    "restore_noise_floor": 0.0, "restore_scale": 1.0, "noise_edges": 0.0}
+                    "restore_noise_floor": 0.0, "restore_scale": 1.0, "noise_edges": 0.0,
+                    "saliency_radius": 5}
 
 
 class LoadedModel(NamedTuple):
