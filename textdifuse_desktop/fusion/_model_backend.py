@@ -71,12 +71,9 @@ def warm_up(weights: str | None, device_pref: str) -> ModelBackend:
     rng = np.random.default_rng(0)
     shape = (1, WARM_UP_SIZE, WARM_UP_SIZE)
     ya, yb = (rng.random(shape, dtype=np.float32) for _ in range(2))  # noisy: the network runs
-    gen = backend.run(ya, yb, None, None, preview=False)
-    while True:
-        try:
-            next(gen)
-        except StopIteration:
-            return backend
+    for _ in backend.run(ya, yb, None, None, preview=False):
+        pass
+    return backend
 
 
 def clear_model_cache() -> None:
