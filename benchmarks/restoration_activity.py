@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default=None)
     args = parser.parse_args(argv)
     net = load_model(args.weights, "cpu").net
-    floor, edges = net.saliency_options()["noise_floor"], net.saliency_options()["noise_edges"]
+    options = net.saliency_options()
+    floor, edges = options["noise_floor"], options["noise_edges"]
     if floor <= 0:
         raise SystemExit("these weights have no noise floor: the correction is never faded out")
     weights: dict[str, list[tuple[float, float]]] = defaultdict(list)

@@ -105,10 +105,14 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         if cond_b is not None:
             # The pre-filtered sources feed the two-scale mix only: the encoder was trained on raw degraded
             # conditions, and the restoration weight must see the noise that the correction is there to remove.
-            if not (isinstance(restore, (int, float)) and restore == 0):
-                filtered = model.prefilter(cond_a, cond_b)
+            # Both need each source's noise level: measure it once (the edge-aware estimate is not free).
+            restore_off = isinstance(restore, (int, float)) and restore == 0
+            measured = model.saliency_options()["noise_floor"] > 0 and (adaptive_restore or not restore_off)
+            sigmas = model.noise_sigmas(cond_a, cond_b) if measured else None
+            if not restore_off:
+                filtered = model.prefilter(cond_a, cond_b, sigmas=sigmas)
                 mix_conds = None if filtered[0] is cond_a and filtered[1] is cond_b else filtered
-            restore = model.fusion_restore(cond_a, cond_b, restore, adaptive=adaptive_restore)
+            restore = model.fusion_restore(cond_a, cond_b, restore, adaptive=adaptive_restore, sigmas=sigmas)
         total = len(sampler.timesteps)
         fixed = None
         if cond_b is not None and rule == "fcm" and _is_zero(restore):

@@ -74,7 +74,7 @@ from textdifuse_desktop.model.fusion_heads import (
     two_scale_mix,
 )
 from textdifuse_desktop.model.layers import Decoder, Encoder, TimeMLP
-from textdifuse_desktop.model.noise_level import restoration_weight
+from textdifuse_desktop.model.noise_level import noise_sigma, sigmas_restoration_weight
 from textdifuse_desktop.model.noisy_prefilter import denoise_noisy
 from textdifuse_desktop.model.saliency_prior import BASE_FILTER, saliency_weights
 
@@ -278,27 +278,36 @@ class FusionDiffusionNet(nn.Module):
                 "saliency_passes": int(c.get("saliency_passes", 2)),
                 "saliency_radius": int(c.get("saliency_radius", 5))}
 
+    def noise_sigmas(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
+        """Each source's :func:`~.noise_level.noise_sigma` ``[B]`` with the config's ``noise_edges``: measured once
+        per fusion and passed to :meth:`prefilter` and :meth:`fusion_restore`."""
+        edges = self.saliency_options()["noise_edges"]
+        return noise_sigma(cond_a, edges), noise_sigma(cond_b, edges)
+
     def fusion_restore(self, cond_a: Tensor, cond_b: Tensor, restore: float | Tensor = 1.0, *,
-                       adaptive: bool = True) -> float | Tensor:
+                       adaptive: bool = True, sigmas: tuple[Tensor, Tensor] | None = None) -> float | Tensor:
         """The correction's strength for fusing these conditions (inference): the user's ``restore`` times the
         config's ``restore_scale`` and, with ``adaptive`` and a ``restore_noise_floor``, the noise-adaptive
         :func:`~.noise_level.restoration_weight` (``[B,1,1,1]``)."""
         restore = restore * float(self.config.get("restore_scale", 1.0))
-        options = self.saliency_options()
-        if adaptive and options["noise_floor"] > 0:
-            restore = restore * restoration_weight(cond_a, cond_b, options["noise_floor"], options["noise_edges"])
+        floor = self.saliency_options()["noise_floor"]
+        if adaptive and floor > 0:
+            restore = restore * sigmas_restoration_weight(*(sigmas or self.noise_sigmas(cond_a, cond_b)), floor)
         return restore
 
-    def prefilter(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
+    def prefilter(self, cond_a: Tensor, cond_b: Tensor,
+                  sigmas: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """The conditions with noisy sources guided-filtered (``noisy_denoise`` radius, 0 = off, with
-        ``noisy_denoise_k``; :mod:`.noisy_prefilter`), before a fusion (inference)."""
+        ``noisy_denoise_k``; :mod:`.noisy_prefilter`), before a fusion (inference).  ``sigmas``: the sources'
+        :meth:`noise_sigmas`, if already measured."""
         radius = int(self.config.get("noisy_denoise", 0) or 0)
-        options = self.saliency_options()
-        floor, edges = options["noise_floor"], options["noise_edges"]
+        floor = self.saliency_options()["noise_floor"]
         if radius <= 0 or floor <= 0:
             return cond_a, cond_b
         k = float(self.config.get("noisy_denoise_k", 3.0))
-        return denoise_noisy(cond_a, floor, radius, k, edges), denoise_noisy(cond_b, floor, radius, k, edges)
+        sigma_a, sigma_b = sigmas or self.noise_sigmas(cond_a, cond_b)
+        return (denoise_noisy(cond_a, floor, radius, k, sigma=sigma_a),
+                denoise_noisy(cond_b, floor, radius, k, sigma=sigma_b))
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:
         """The learned (base) pixel mix weight of source A, for inspection; needs a residual output design."""

@@ -69,4 +69,9 @@ def sigma_weight(sigma: Tensor, floor: float) -> Tensor:
 def restoration_weight(cond_a: Tensor, cond_b: Tensor, floor: float, edge_fraction: float = 0.0) -> Tensor:
     """Per-sample factor ``[B, 1, 1, 1]`` for the decoded correction: the :func:`noise_weight` of the
     noisier source (0 while both are clean)."""
-    return torch.maximum(noise_weight(cond_a, floor, edge_fraction), noise_weight(cond_b, floor, edge_fraction))
+    return sigmas_restoration_weight(noise_sigma(cond_a, edge_fraction), noise_sigma(cond_b, edge_fraction), floor)
+
+
+def sigmas_restoration_weight(sigma_a: Tensor, sigma_b: Tensor, floor: float) -> Tensor:
+    """:func:`restoration_weight` from already measured :func:`noise_sigma` values ``[B]``."""
+    return torch.maximum(sigma_weight(sigma_a, floor), sigma_weight(sigma_b, floor))

@@ -28,13 +28,15 @@ from textdifuse_desktop.model.saliency_prior import guided_filter
 
 
 @torch.no_grad()
-def denoise_noisy(cond: Tensor, floor: float, radius: int, k: float = 3.0, edge_fraction: float = 0.0) -> Tensor:
+def denoise_noisy(cond: Tensor, floor: float, radius: int, k: float = 3.0, edge_fraction: float = 0.0,
+                  sigma: Tensor | None = None) -> Tensor:
     """``cond`` (``[B,1,H,W]`` in ``[-1, 1]``) with its noisy samples guided-filtered (radius ``radius``,
     ``eps = (k * sigma)^2``), blended by :func:`~.noise_level.noise_weight` with ``floor`` grey levels
-    (noise measured with ``edge_fraction``, :func:`~.noise_level.noise_sigma`)."""
+    (noise measured with ``edge_fraction``, :func:`~.noise_level.noise_sigma`, unless ``sigma`` ``[B]`` is
+    given)."""
     if radius <= 0:
         raise ValueError(f"the pre-filter radius must be >= 1 pixel, got {radius!r}")
-    sigma = noise_sigma(cond, edge_fraction)
+    sigma = noise_sigma(cond, edge_fraction) if sigma is None else sigma
     weight = sigma_weight(sigma, floor)
     if not bool(weight.any()):
         return cond
