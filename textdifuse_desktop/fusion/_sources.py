@@ -12,13 +12,23 @@ Intensity convention (documented for users in the result metadata):
   (:func:`~textdifuse_desktop.imaging.color.chroma_source`) is put back
   on the fused Y; two grey sources give a grey result.
 * The fused result is float32 in 0..255 (``window = (127.5, 255)``), with
-  source A's geometry and provenance and ``modality = "OT"``.
+  source A's geometry and provenance and ``modality = "OT"``: its values are
+  display intensities in arbitrary units, never HU or SUV.  Its
+  ``meta["fusion"]`` records both sources' modalities and units
+  (``source_modalities`` / ``source_units``) so that writers can say what was
+  fused with what.
+* Keeping physical units is explicit (``--keep-units``): both sources must
+  have the same modality and the same physical unit;
+  :func:`shared_unit_window` gives them one common window covering both
+  value ranges (so nothing is clipped) and :func:`restore_units` maps the
+  fused 0..255 back through that window, so that the values really are in
+  the sources' units (a re-weighting within one modality).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,6 +50,8 @@ class PreparedPair:
     chroma_from: str | None  # "a", "b" or None
     windows: dict[str, tuple[float, float]]
     stacked: bool  # True for volumes/frames (ZYX/TYX), False for 2D
+    modalities: dict[str, str] | None = None  # {"a": "CT", "b": "PT"}
+    units: dict[str, str] | None = None  # {"a": "HU", "b": "SUV"}
 
 
 def _label(image: Image, name: str) -> str:
@@ -106,6 +118,8 @@ def prepare_pair(a: Image, b: Image) -> PreparedPair:
         chroma_from=which,
         windows={"a": (float(wa[0]), float(wa[1])), "b": (float(wb[0]), float(wb[1]))},
         stacked=a.is_volume or a.axes.startswith("T"),
+        modalities={"a": a.modality, "b": b.modality},
+        units={"a": a.units, "b": b.units},
     )
 
 
@@ -139,6 +153,10 @@ def build_result_image(a: Image, pair: PreparedPair, fused_unit: np.ndarray, met
         pixels, axes = y255.astype(np.float32), spatial_axes
     if not pair.stacked:
         pixels = pixels[0]
+    record = meta.get("fusion")
+    if isinstance(record, dict):
+        record.setdefault("source_modalities", dict(pair.modalities or {}))
+        record.setdefault("source_units", dict(pair.units or {}))
     return Image(
         pixels=pixels,
         axes=axes,
@@ -149,3 +167,55 @@ def build_result_image(a: Image, pair: PreparedPair, fused_unit: np.ndarray, met
         provenance=a.provenance,
         meta=meta,
     )
+
+
+#: Units in which a fusion may keep its values (``--keep-units``).
+PHYSICAL_UNITS = ("HU", "SUV", "Bq/ml", "degC")
+
+
+def check_units_compatible(a: Image, b: Image) -> None:
+    """Raise ImageDataError unless A and B are grey, of one modality and in one physical unit."""
+    if a.has_channels or b.has_channels:
+        raise ImageDataError("physical units cannot be kept for colour sources",
+                             hint="drop --keep-units, or fuse grey sources")
+    if a.modality != b.modality or a.units != b.units or a.units not in PHYSICAL_UNITS:
+        raise ImageDataError(
+            f"physical units can only be kept for two sources of one modality in one unit "
+            f"({', '.join(PHYSICAL_UNITS)}); A is {a.modality} in {a.units or 'arbitrary units'}, "
+            f"B is {b.modality} in {b.units or 'arbitrary units'}",
+            hint="drop --keep-units: the fused values are then written in arbitrary units",
+        )
+
+
+def shared_unit_window(a: Image, b: Image) -> tuple[Image, Image]:
+    """A and B with one window spanning both value ranges (see :func:`restore_units`)."""
+    check_units_compatible(a, b)
+    lo = float(min(np.nanmin(a.pixels), np.nanmin(b.pixels)))
+    hi = float(max(np.nanmax(a.pixels), np.nanmax(b.pixels)))
+    width = max(hi - lo, 1e-6)
+    window = (lo + width / 2.0, width)
+    return a.with_pixels(a.pixels, window=window), b.with_pixels(b.pixels, window=window)
+
+
+def restore_units(fused: Image, a: Image, b: Image) -> Image:
+    """Map a fused result (0..255) back to the units of A and B.
+
+    Only valid when the fusion ran on sources prepared by
+    :func:`shared_unit_window` (both intensity windows equal): then
+    ``value = lo + fused / 255 * width`` is a weighted mixture of the sources'
+    physical values.  Raises ImageDataError otherwise.
+    """
+    check_units_compatible(a, b)
+    record = fused.meta.get("fusion") if isinstance(fused.meta, dict) else None
+    windows = (record or {}).get("intensity_windows") or {}
+    window_a, window_b = windows.get("a"), windows.get("b")
+    if window_a is None or window_b is None or not np.allclose(window_a, window_b):
+        raise ImageDataError("the fusion did not use one window for both sources; units cannot be restored",
+                             hint="prepare the sources with shared_unit_window first")
+    center, width = (float(v) for v in window_a)
+    lo = center - width / 2.0
+    values = (lo + fused.pixels.astype(np.float64) / 255.0 * width).astype(np.float32)
+    meta = dict(fused.meta)
+    meta["fusion"] = {**record, "units_kept": True}
+    window = a.window if a.window is not None else (center, width)
+    return replace(fused, pixels=values, modality=a.modality, units=a.units, window=window, meta=meta)

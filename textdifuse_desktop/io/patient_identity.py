@@ -12,14 +12,18 @@ and raises :class:`DifferentPatientsError` before any computation when
   pair is ``registered`` (a rigid registration maps B into A's frame).
 
 ``allow_different=True`` (the CLI's ``--allow-different-patients``, the GUI's
-confirmation dialog) skips both checks; the caller must then make sure the
-output carries no single patient's identity (see
-:func:`mixed_patient_output`).  This module is Qt-free and torch-free.
+confirmation dialog) skips both checks.  When the patients then really
+differ (:func:`mixed_patient_output`), the result must carry no single
+patient's identity: write it through :func:`without_identity`, which drops the
+DICOM headers and UIDs, so the DICOM writers make a **new anonymous study**
+(PatientName ``Anonymous^``, PatientID ``ANON``, empty birth date and sex,
+new Study, Series and Frame of Reference UIDs, no references to either
+source's instances).  This module is Qt-free and torch-free.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from textdifuse_desktop.errors import GeometryError
@@ -168,3 +172,15 @@ def mixed_patient_output(image_a: Image, image_b: Image) -> bool:
     """True when A and B name different patients, so that no output may carry either identity."""
     difference = find_difference(image_a, image_b, registered=True)
     return difference is not None
+
+
+def without_identity(image: Image) -> Image:
+    """A copy of ``image`` that carries no patient identity (for fusions of different patients).
+
+    The DICOM headers, study/series/frame-of-reference UIDs and source
+    instance UIDs are dropped (``source_paths`` stay, so that inputs are still
+    never overwritten); pixels, geometry, modality, units and ``meta`` are kept.
+    """
+    provenance = replace(image.provenance, study_uid=None, series_uid=None, frame_of_reference_uid=None,
+                         sop_instance_uids=(), dicom_headers=(), description="")
+    return replace(image, provenance=provenance, meta=dict(image.meta))

@@ -8,6 +8,7 @@ so JPEG baseline/lossless, JPEG-LS, JPEG 2000 and RLE are all readable.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -129,8 +130,11 @@ def decode_frames(ds: Dataset, path: Path) -> np.ndarray:
     except Exception as error:  # decoder plugins raise RuntimeError, ValueError, OSError...
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         syntax_name = getattr(syntax, "name", str(syntax)) if syntax else "unknown transfer syntax"
+        reason = _first_line(error)
+        if reason.startswith("the file is truncated"):
+            raise ReadError(reason, path=path, hint="copy or export the file again") from error
         raise ReadError(
-            f"cannot decode pixel data ({syntax_name}): {_first_line(error)}",
+            f"cannot decode pixel data ({syntax_name}): {reason}",
             path=path,
             hint="the file may be truncated, or its compression is not supported",
         ) from error
@@ -146,9 +150,16 @@ def decode_frames(ds: Dataset, path: Path) -> np.ndarray:
     return array
 
 
+_SHORT_PIXELS = re.compile(r"number of bytes of pixel data is less than expected \((\d+) vs (\d+) bytes\)")
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    line = text[0] if text else type(error).__name__
+    short = _SHORT_PIXELS.search(line)
+    if short:
+        return f"the file is truncated: pixel data holds {short.group(1)} of {short.group(2)} bytes"
+    return line
 
 
 def _item(sequence_owner: Any, keyword: str) -> Dataset | None:

@@ -1,8 +1,8 @@
 """DICOM reader: single files and folders holding one or more series.
 
 A folder is scanned (recursively) with header-only reads; files are grouped
-by ``SeriesInstanceUID`` and the series chosen with ``series_uid=`` (default:
-the largest, with a warning listing the others).  Inside a series, slices
+by ``SeriesInstanceUID`` and the series chosen with ``series_uid=`` (the
+CLI's ``--series-uid``; default: the largest, with a warning listing the others).  Inside a series, slices
 are sorted by ``ImagePositionPatient . normal``; gaps and irregular spacing
 are reported in ``image.meta["warnings"]``.
 
@@ -124,7 +124,8 @@ def _choose_series(
     if series_uid is not None:
         if str(series_uid) not in groups:
             listing = "; ".join(_describe(uid, members) for uid, members in groups.items())
-            raise ReadError(f"series {series_uid} is not in this folder (found: {listing})", path=folder)
+            raise ReadError(f"series {series_uid} is not in this folder (found: {listing})", path=folder,
+                            hint="pass one of these UIDs to --series-uid")
         return groups[str(series_uid)], []
     ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     warnings = []
@@ -132,7 +133,7 @@ def _choose_series(
         others = "; ".join(_describe(uid, members) for uid, members in ranked[1:])
         warnings.append(
             f"folder holds {len(ranked)} series; read the largest, {_describe(*ranked[0])}; "
-            f"others: {others} (choose with series_uid=)"
+            f"others: {others} (choose one with --series-uid UID)"
         )
     return ranked[0][1], warnings
 

@@ -72,11 +72,19 @@ _SIGNATURES = (
 
 
 def _sniff(path: Path) -> str | None:
-    """Raster format named by the file's first bytes, or None."""
+    """Raster format named by the file's first bytes, or None.
+
+    A DICOM Part-10 file (``DICM`` at byte 128) is never claimed, even when its
+    128-byte preamble holds a TIFF header (dual-personality files such as
+    pydicom's CT_small.dcm): a corrupt DICOM must fail as DICOM, not with a
+    misleading TIFF warning.
+    """
     try:
         with open(path, "rb") as handle:
-            head = handle.read(8)
+            head = handle.read(132)
     except OSError:
+        return None
+    if head[128:132] == b"DICM":
         return None
     for signature, kind in _SIGNATURES:
         if head.startswith(signature):

@@ -5,6 +5,8 @@ data is written under a hidden temporary name *in the destination folder*
 (same file system, so the final :func:`os.replace` is atomic) and only
 renamed to the requested name once it is complete.  A failure part-way
 leaves no partial output behind and the previous output, if any, intact.
+Files and folders are created with the user's umask (never mkstemp's 0600 or
+mkdtemp's 0700), so outputs are as readable as any file the user saves.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import errno
 import logging
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -145,8 +146,11 @@ def atomic_folder(path: PathLike) -> Iterator[Path]:
     _prepare_parent(path)
     if path.exists() and not path.is_dir():
         raise WriteError("cannot write a folder: a file of that name exists", path=path, hint="choose another name")
+    # os.mkdir (mode 0o777 minus the umask), not tempfile.mkdtemp (always 0o700): the finished
+    # folder must get the same permissions as any folder the user creates.
+    tmp = path.parent / f".{path.name[:40]}.{uuid.uuid4().hex[:12]}.tmp"
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent))
+        tmp.mkdir()
     except OSError as error:
         raise write_error(path, error) from error
     with _cleanup_on_error(tmp, path):

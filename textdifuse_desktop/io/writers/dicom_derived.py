@@ -1,13 +1,31 @@
-"""A grey result as a DICOM *derived series* of the reference study.
+"""A grey image as a DICOM *derived series* of the reference study.
 
 One single-frame instance per slice, in a folder ``IM_0001.dcm``...:
 
 * patient and study modules copied from ``reference.provenance.dicom_headers``
   (same StudyInstanceUID and FrameOfReferenceUID); without headers (NIfTI
-  or PNG reference) a new anonymous study and frame of reference are made;
-* SOP class: that of the reference when it is CT or MR; otherwise CT/MR by
-  the image's modality when there are no headers, else Secondary Capture
-  (PET/NM results, whose IODs require acquisition data we cannot vouch for);
+  or PNG reference, or a fusion of two patients written without identity)
+  a new anonymous study and frame of reference are made;
+* **what the values are decides the IOD, never the reference**
+  (:mod:`~textdifuse_desktop.io.writers.dicom_semantics`):
+
+  - values truly in the modality's units (an unfused CT in HU, an MR, or a
+    fusion mapped back to units with ``--keep-units``) keep *CT Image
+    Storage* / *MR Image Storage* and their Modality, so a viewer's HU
+    readout is right;
+  - everything else, and in particular every fused image (display
+    intensities 0..255 in arbitrary units), is written as *Secondary Capture
+    Image Storage* with **Modality OT** and ``RescaleType = US``
+    (unspecified, PS3.3 C.11.1.1.2), so that no viewer can take it for HU or
+    SUV.  PET/NM values are never written as a PET or NM IOD (which would
+    require acquisition and decay data we cannot vouch for) and no ``Units``
+    (BQML/GML) attribute is written; an unfused PT/NM image keeps its
+    Modality in a Secondary Capture and says its units in the
+    DerivationDescription.  Secondary Capture has no Image Plane module;
+    ImagePositionPatient/ImageOrientationPatient/PixelSpacing are still
+    written (dciodvfy: warnings, not errors) so that viewers can place the
+    slices.  The Multi-frame Grayscale Word SC IOD was not chosen because it
+    fixes RescaleSlope 1 / RescaleIntercept 0, which would lose the values;
 * geometry: per-slice ImagePositionPatient, ImageOrientationPatient,
   PixelSpacing and SliceThickness from the image affine (RAS -> LPS);
 * values: unsigned 16-bit with ``RescaleSlope``/``RescaleIntercept`` so the
@@ -17,7 +35,8 @@ One single-frame instance per slice, in a folder ``IM_0001.dcm``...:
   without it (pydicom, dcm2niix and most viewers apply it) and left out
   when the data are integers that fit uint16;
 * ``ImageType = DERIVED\\SECONDARY``, SourceImageSequence and
-  ReferencedImageSequence to the reference slices, DerivationDescription.
+  ReferencedImageSequence to the reference slices, and a DerivationDescription
+  naming the fused modalities, the method and the meaning of the values.
 """
 
 from __future__ import annotations
@@ -35,20 +54,27 @@ from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.io.writers import dicom_common as dc
 from textdifuse_desktop.io.writers._mapping import finite_range, uint16_mapping
 from textdifuse_desktop.io.writers.deidentify import deidentify_dataset
+from textdifuse_desktop.io.writers.dicom_semantics import (
+    derivation_description,
+    export_modality,
+    values_in_units,
+)
 
 log = logging.getLogger(__name__)
 
-_SC_MODALITIES = {"MR", "CT", "PT", "NM", "OT"}
 MAX_SHARED_SOURCES = 32
 
 
-def choose_sop_class(image: Image, header: Dataset | None) -> str:
-    """The SOP class of the derived instances (see the module docstring)."""
-    ref_class = str(getattr(header, "SOPClassUID", "") or "")
-    if ref_class in (dc.CT_IMAGE_STORAGE, dc.MR_IMAGE_STORAGE):
-        return ref_class
-    if header is None and image.modality in ("CT", "MR"):
-        return dc.CT_IMAGE_STORAGE if image.modality == "CT" else dc.MR_IMAGE_STORAGE
+def choose_sop_class(image: Image, header: Dataset | None = None) -> str:
+    """The SOP class of the derived instances (see the module docstring).
+
+    ``header`` (the reference's) is accepted for compatibility and ignored:
+    the IOD follows what the image's own values are.
+    """
+    if values_in_units(image) and image.modality == "CT":
+        return dc.CT_IMAGE_STORAGE
+    if values_in_units(image) and image.modality == "MR":
+        return dc.MR_IMAGE_STORAGE
     return dc.SC_IMAGE_STORAGE
 
 
@@ -81,10 +107,7 @@ def build_derived_series(
     geometry = dc.plane_geometry(image.affine)
     if not np.allclose(image.affine, reference.affine, atol=1e-3) and reference is not image:
         log.warning("exported image grid differs from the reference grid; its own geometry is written")
-    modality = {dc.CT_IMAGE_STORAGE: "CT", dc.MR_IMAGE_STORAGE: "MR"}.get(sop_class)
-    if modality is None:
-        modality = str(getattr(header, "Modality", "") or image.modality)
-        modality = modality if modality in _SC_MODALITIES else "OT"
+    modality = export_modality(image)
     series_uid = generate_uid()
     frame_uid = (
         str(getattr(header, "FrameOfReferenceUID", "") or "")
@@ -98,10 +121,9 @@ def build_derived_series(
         log.info("%d source instances for %d slices: source references omitted", len(sources), nz)
         sources = []
     text = description or "TextDiFuse derived image"
-    derivation = (
-        f"{text}; stored 16-bit, value = stored * {dc.ds(slope)} + {dc.ds(intercept)}; "
-        f"value range {dc.ds(lo)}..{dc.ds(hi)} {image.units}".strip()
-    )[:1024]
+    storage = (f"stored 16-bit, value = stored * {dc.ds(slope)} + {dc.ds(intercept)}; "
+               f"value range {dc.ds(lo)}..{dc.ds(hi)}")
+    derivation = derivation_description(image, text, storage)
 
     template = Dataset()
     if header is not None:
@@ -153,9 +175,6 @@ def build_derived_series(
         _ct_module(template, header)
     else:
         template.ConversionType = "WSD"  # workstation: a computed result
-    if sop_class == dc.CT_IMAGE_STORAGE:
-        if image.units not in ("HU", ""):
-            log.warning("CT export of values in %r: viewers will read them as HU", image.units)
 
     datasets: list[Dataset] = []
     for k in range(nz):

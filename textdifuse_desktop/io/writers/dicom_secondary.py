@@ -9,6 +9,12 @@ geometry (its IODs have no image-plane module), so viewers show it
 side by side, not registered; the pixel spacing goes in
 ``PixelSpacing`` for measurements.  Colour values go through
 the same 8-bit mapping as PNG.
+
+An RGB rendering is never in physical units: Modality is the image's own
+only when it is an unfused image of that modality, ``OT`` for every fused
+result (never the reference's CT or PT), and the DerivationDescription names
+the fused sources and the method
+(:mod:`~textdifuse_desktop.io.writers.dicom_semantics`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.io.writers import dicom_common as dc
 from textdifuse_desktop.io.writers._mapping import to_uint8
 from textdifuse_desktop.io.writers.deidentify import deidentify_dataset
+from textdifuse_desktop.io.writers.dicom_semantics import derivation_description, fusion_record
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +66,10 @@ def build_secondary_capture(
             dataset.setdefault(keyword, "")
     else:
         dc.new_study(dataset, reference)
-    modality = str(getattr(header, "Modality", "") or image.modality)
+    unfused = fusion_record(image) is None and image.modality in ("MR", "CT", "PT", "NM")
     dc.common_series(
         dataset,
-        modality=modality if modality in ("MR", "CT", "PT", "NM", "OT") else "OT",
+        modality=image.modality if unfused else "OT",
         series_uid=generate_uid(),
         series_number=dc.series_number_after(header) + 1,
         description=text,
@@ -73,7 +80,7 @@ def build_secondary_capture(
     dataset.InstanceNumber = 1
     dataset.ConversionType = "WSD"
     dataset.ImageType = ["DERIVED", "SECONDARY"]
-    dataset.DerivationDescription = f"{text}; RGB 8-bit display rendering"[:1024]
+    dataset.DerivationDescription = derivation_description(image, text, "RGB 8-bit display rendering")
     dataset.PatientOrientation = ""
     dataset.BurnedInAnnotation = "NO"
     dataset.SamplesPerPixel = 3

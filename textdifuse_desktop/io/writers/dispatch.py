@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from textdifuse_desktop.io.writers.atomic import (
     atomic_file,
     atomic_folder,
     check_not_input,
+    write_error,
 )
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,41 @@ def _normalise_format(format: str | None, path: Path) -> str:
     if key not in FORMATS:
         raise WriteError(f"unknown output format {format!r}", path=path, hint=f"choose one of {', '.join(FORMATS)}")
     return key
+
+
+def check_output(path: PathLike, format: str | None = None, *, inputs: Sequence[PathLike] = ()) -> str:
+    """Validate an output before any computation; returns the normalised format.
+
+    Checks, without writing anything that stays: the format is known (from
+    ``format`` or the suffix), the path is not one of ``inputs``, and the
+    nearest existing folder on the way to ``path`` is a folder in which a
+    file can be created (a probe file is created and removed at once).
+
+    Raises
+    ------
+    WriteError
+        Unknown suffix or format, a parent that is a file, or a folder that
+        cannot be written (permission denied, read-only file system).
+    OverwriteInputError
+        ``path`` is an input.
+    """
+    path = Path(path).expanduser()
+    fmt = _normalise_format(format, path)
+    check_not_input(path, inputs)
+    ancestor = path.absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise WriteError("cannot write: a parent of the path is a file, not a folder", path=path,
+                         hint="choose another path")
+    probe = ancestor / f".textdifuse-probe-{uuid.uuid4().hex[:12]}"
+    try:
+        probe.mkdir()
+    except OSError as error:
+        raise write_error(ancestor, error) from error
+    with contextlib.suppress(OSError):
+        probe.rmdir()
+    return fmt
 
 
 def input_paths(image: Image, reference: Image | None, inputs: Sequence[PathLike]) -> list[str]:
