@@ -44,10 +44,12 @@ def message_boxes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
 
 @pytest.fixture
 def make_window(qapp: QtWidgets.QApplication, tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """Factory of MainWindow objects; closes them afterwards and fails on leaked top-level widgets."""
+    """Main windows built by the app's own factory (``gui.app.create_main_window``, as ``textdifuse-desktop``
+    builds them); closes them afterwards and fails on leaked top-level widgets."""
     import pyqtgraph as pg
 
     from textdifuse_desktop.config import AppSettings
+    from textdifuse_desktop.gui.app import create_main_window
     from textdifuse_desktop.gui.main_window import MainWindow
 
     pg.setConfigOptions(imageAxisOrder="row-major")
@@ -57,7 +59,7 @@ def make_window(qapp: QtWidgets.QApplication, tmp_path: Path) -> Iterator[Callab
     def factory(show: bool = True, **kwargs: Any) -> MainWindow:
         kwargs.setdefault("settings", AppSettings())
         kwargs.setdefault("log_file", tmp_path / "textdifuse-desktop.log")
-        window = MainWindow(**kwargs)
+        window = create_main_window(**kwargs)
         window.resize(1200, 700)
         windows.append(window)
         if show:

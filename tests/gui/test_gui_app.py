@@ -84,3 +84,56 @@ def test_entry_point_headless_subprocess(tmp_path, png_pair) -> None:
     assert shot.stat().st_size > 5_000
     logs = list(Path(tmp_path / "state").rglob("textdifuse-desktop.log"))
     assert logs and "starting" in logs[0].read_text()
+
+
+def _desktop(args: list[str], tmp_path: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TEXTDIFUSE_CONFIG_DIR=str(tmp_path / "cfg"),
+               XDG_STATE_HOME=str(tmp_path / "state"))
+    return subprocess.run([sys.executable, "-m", "textdifuse_desktop.gui.app", *args], capture_output=True,
+                          text=True, env=env, timeout=timeout)
+
+
+@pytest.mark.parametrize("bad, needle", [
+    (["--fuse", "--steps", "0", "--quit"], "--steps: 0 is outside 1..25"),
+    (["--fuse", "--steps", "two"], "--steps: 'two' is not a whole number"),
+    (["--fuse", "--method", "foo"], "--method: invalid choice: 'foo'"),
+    (["--size", "big", "--quit"], "--size: 'big' is not WIDTHxHEIGHT"),
+])
+def test_bad_arguments_exit_at_once_with_one_line(tmp_path, png_pair, bad, needle) -> None:
+    """Before: a traceback in the event loop and a window that never closed (issue 15, case 4)."""
+    result = _desktop(["--open", str(png_pair[0]), str(png_pair[1]), *bad], tmp_path, timeout=30)
+    assert result.returncode == gui_app.EXIT_USAGE
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("textdifuse-desktop: error:") and needle in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_main_rejects_bad_arguments_before_any_window(monkeypatch, capsys) -> None:
+    from textdifuse_desktop.gui import main_window
+
+    monkeypatch.setattr(main_window, "MainWindow", None)  # building a window would fail loudly
+    with pytest.raises(SystemExit) as stop:
+        gui_app.main(["--demo", "--fuse", "--steps", "0"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_main_reports_a_missing_input_in_one_line(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.setattr(gui_app, "create_app", lambda *a: pytest.fail("Qt must not start"))
+    code = gui_app.main(["--open", str(tmp_path / "nope.png"), str(tmp_path / "b.png"), "--fuse"])
+    err = capsys.readouterr().err.strip()
+    assert code == gui_app.EXIT_MISSING_INPUT
+    assert err == f"textdifuse-desktop: error: source A not found: {tmp_path / 'nope.png'}"
+
+
+def test_run_startup_never_raises(make_window, tmp_path) -> None:
+    window = make_window()
+    window.interactive = False
+
+    def broken(*_args):
+        raise RuntimeError("reader exploded")
+
+    window.open_pair = broken
+    args = gui_app.build_parser().parse_args(["--open", "a.png", "b.png", "--fuse", "--quit"])
+    assert gui_app.run_startup(window, args) == 1
+    assert "reader exploded" in str(window.errors_shown[-1])

@@ -173,7 +173,8 @@ def test_regions_changed_is_debounced(setup, qtbot):
 
 def test_prompt_box_needs_a_clip_checkpoint(setup, qtbot, tmp_path):
     rs, panel, pane, overlay = setup
-    assert not panel.prompt_edit.isEnabled() and not panel.prompt_button.isEnabled()
+    # Without a checkpoint Find stays clickable (its handler explains why it cannot run) and the hint shows.
+    assert panel.prompt_edit.isEnabled() and panel.prompt_button.isEnabled()
     assert "CLIP" in panel.prompt_button.toolTip()
     assert not panel.prompt_hint.isHidden()
     checkpoint = tmp_path / "clip.safetensors"

@@ -59,6 +59,8 @@ class FusionController(QtCore.QObject):
         self._request: FusionRequest | None = None
         self._key: tuple[Any, ...] | None = None
         self._last_preview = 0.0
+        self.token: Any = None  # sources token of the job running, or of the last result emitted
+        self._in_preview = False
 
     @property
     def is_running(self) -> bool:
@@ -70,6 +72,7 @@ class FusionController(QtCore.QObject):
         if self.is_running:
             return False
         key = ResultCache.key(sources_token, request)
+        self.token = sources_token
         cached = self.cache.get(key)
         if cached is not None:
             self.last_from_cache = True
@@ -77,6 +80,7 @@ class FusionController(QtCore.QObject):
             return True
         self.last_from_cache = False
         self._request, self._key = request, key
+        self._in_preview = request.params.uses_model  # fusion_job shows a classical preview first
         backend = self.backend
         worker = GeneratorWorker(lambda cancel: fusion_job(request, cancel, backend=backend))
         worker.yielded.connect(self._on_yielded)
@@ -87,6 +91,18 @@ class FusionController(QtCore.QObject):
         self.running_changed.emit(True)
         worker.start()
         return True
+
+    def fraction(self, progress: Progress) -> float:
+        """Share of the whole job done, 0..0.99 while it runs (1.0 only once the result is in).
+
+        For the diffusion model the classical preview counts for the first 10 %; the
+        engine's last tick is not the end of the job (colour, geometry and the result
+        image follow), so the bar stops short of 100 % until the result arrives.
+        """
+        done = min(max(progress.done / progress.total, 0.0), 1.0) if progress.total > 0 else 0.0
+        if self._request is not None and self._request.params.uses_model:
+            done = 0.1 * done if self._in_preview else 0.1 + 0.9 * done
+        return min(done, 0.99)
 
     def cancel(self) -> None:
         """Ask the running job to stop (the engine checks between steps)."""
@@ -112,6 +128,7 @@ class FusionController(QtCore.QObject):
     # ------------------------------------------------------------- worker signals
     def _on_yielded(self, value: object) -> None:
         if isinstance(value, PreviewResult):
+            self._in_preview = False
             self.preview.emit(value.result.image)
             return
         if isinstance(value, Progress):

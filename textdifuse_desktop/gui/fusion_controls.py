@@ -49,13 +49,21 @@ class FusionControlsMixin:
         return FusionRequest(a, b, params or self.fusion_panel.params(), kappa_a, kappa_b, blend)
 
     def run_fusion(self, params: FusionParams | None = None) -> bool:
-        """Start fusing the current pair; False when it could not start (message shown)."""
+        """Start fusing the current pair; False when it could not start (message shown).
+
+        Sources of different patients (or frames of reference) are fused only after the user
+        confirms it (:func:`gui.patient_check.confirm_same_patient`).
+        """
         if params is not None and params != self.fusion_panel.params():
             self.fusion_panel.set_params(params)  # the panel always shows what runs
         try:
             request = self.build_request(params)
         except Exception as error:  # noqa: BLE001
             self.report_error(error)
+            return False
+        from textdifuse_desktop.gui.patient_check import confirm_same_patient
+
+        if not confirm_same_patient(self):
             return False
         token = (self._sources_token, self.panes["a"].current_slice if self._is_video() else None)
         label = strings.METHOD_LABELS.get(request.params.method, request.params.method)
@@ -111,10 +119,23 @@ class FusionControlsMixin:
         self.actions.run.setEnabled(not running)
         self.actions.cancel.setEnabled(running)
 
+    def _is_stale(self) -> bool:
+        """True when the job reporting belongs to sources that have been replaced since it started."""
+        token = self.controller.token
+        return token is not None and token[0] != self._sources_token
+
+    def _on_cancelled(self) -> None:
+        if not self._is_stale():  # a job cancelled because new sources were opened needs no message
+            self.statusBar().showMessage(strings.STATUS_CANCELLED, 5000)
+
     def _on_progress(self, progress: Progress) -> None:
-        self.fusion_panel.set_progress(progress.done, progress.total, progress.message)
+        if self._is_stale():
+            return
+        self.fusion_panel.set_fraction(self.controller.fraction(progress), progress.message)
 
     def _on_preview(self, image: Image) -> None:
+        if self._is_stale():
+            return
         self._show("fused", image, keep_view=self.panes["fused"].image is not None)
         self.panes["fused"].set_caption("preview")
         if self.panes["fused"].image is image:
@@ -122,6 +143,9 @@ class FusionControlsMixin:
         self._update_overlay()
 
     def _on_result(self, result: FusionResult) -> None:
+        if self._is_stale():
+            log.info("dropping a fusion result of sources replaced meanwhile")
+            return
         self.result = result
         self._show("fused", result.image, keep_view=self.panes["fused"].image is not None)
         self.panes["fused"].set_caption(strings.METHOD_LABELS.get(result.params.method, result.params.method))

@@ -148,5 +148,6 @@ def _open_settings(window: MainWindow) -> None:
         dialog = cls(window.settings, window)
         dialog.exec()
         dialog.deleteLater()
+        window.regions.refresh_settings()
     except Exception as error:  # noqa: BLE001 - a settings problem must not close the app
         window.report_error(error)

@@ -1,8 +1,8 @@
 """The main window: three linked panes (A, B, fused), menus, docks, status bar, drag and drop.
 
 Sources are loaded with :func:`pipeline.load_source`, paired on A's grid with
-``align_pair`` (warnings go to the status bar), and fused in the background by
-:class:`FusionController`.  Errors are shown by :meth:`MainWindow.report_error`
+``align_pair`` (warnings go to the status bar; see :mod:`gui.source_loading`), and fused in the background by
+:class:`FusionController` (see :mod:`gui.fusion_controls`).  Errors are shown by :meth:`MainWindow.report_error`
 (dialog with the message, the hint and the log file path); the app keeps running.
 """
 
@@ -18,15 +18,13 @@ from textdifuse_desktop.fusion.request import (
     FusionParams,
     FusionResult,
 )
-from textdifuse_desktop.gui import pipeline, strings
+from textdifuse_desktop.gui import strings
 from textdifuse_desktop.gui.fusion_controller import FusionController
 from textdifuse_desktop.gui.fusion_controls import FusionControlsMixin
 from textdifuse_desktop.gui.main_menus import build_menus
 from textdifuse_desktop.gui.regions_bridge import RegionsBridge
-from textdifuse_desktop.gui.resources import demo_pair
+from textdifuse_desktop.gui.source_loading import SourceLoadingMixin
 from textdifuse_desktop.gui.view_controls import ViewControlsMixin
-from textdifuse_desktop.gui.viewers import display
-from textdifuse_desktop.gui.viewers.colormaps import default_colormap
 from textdifuse_desktop.gui.viewers.image_pane import ImagePane
 from textdifuse_desktop.gui.viewers.linking import ViewLinker
 from textdifuse_desktop.gui.widgets import dialogs
@@ -37,7 +35,7 @@ from textdifuse_desktop.imaging.image import Image
 log = logging.getLogger(__name__)
 
 
-class MainWindow(FusionControlsMixin, ViewControlsMixin, QtWidgets.QMainWindow):
+class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtWidgets.QMainWindow):
     """The application window (see the module docstring).
 
     Attributes
@@ -69,6 +67,7 @@ class MainWindow(FusionControlsMixin, ViewControlsMixin, QtWidgets.QMainWindow):
         self.result: FusionResult | None = None
         self.pair_warnings: list[str] = []
         self._sources_token = 0
+        self._patients_confirmed: int | None = None  # sources token of a pair the user chose to fuse anyway
         self.errors_shown: list[BaseException] = []
         self.interactive = True  # False in headless runs (--quit): errors go to stderr, no dialogs
 
@@ -130,7 +129,7 @@ class MainWindow(FusionControlsMixin, ViewControlsMixin, QtWidgets.QMainWindow):
         ctl.preview.connect(self._on_preview)
         ctl.finished_result.connect(self._on_result)
         ctl.failed.connect(self.report_error)
-        ctl.cancelled.connect(lambda: self.statusBar().showMessage(strings.STATUS_CANCELLED, 5000))
+        ctl.cancelled.connect(self._on_cancelled)
         ctl.running_changed.connect(self._on_running_changed)
         dp.link_toggled.connect(self.set_linked)
         dp.crosshair_toggled.connect(self._on_crosshair_toggled)
@@ -139,98 +138,6 @@ class MainWindow(FusionControlsMixin, ViewControlsMixin, QtWidgets.QMainWindow):
         dp.overlay_changed.connect(self._update_overlay)
         dp.slice_requested.connect(self.set_slice)
         dp.play_toggled.connect(self._on_play_toggled)
-
-    # ------------------------------------------------------------- loading
-    def open_source(self, key: str, path: str | Path, **options: Any) -> bool:
-        """Load ``path`` as source ``key`` (``"a"`` or ``"b"``); errors go to a dialog. True on success."""
-        try:
-            source = pipeline.load_source(path, **options)
-        except Exception as error:  # noqa: BLE001 - every failure is shown, the app goes on
-            self.report_error(error)
-            return False
-        self.raw[key] = source
-        self._remember(path)
-        self.statusBar().showMessage(strings.STATUS_LOADED.format(
-            slot=strings.PANE_TITLES[key], name=Path(path).name, desc=pipeline.describe(source)), 8000)
-        self._sources_updated()
-        return True
-
-    def open_pair(self, path_a: str | Path, path_b: str | Path) -> bool:
-        """Load both sources (A first); True when both loaded."""
-        return self.open_source("a", path_a) and self.open_source("b", path_b)
-
-    def open_demo(self, name: str = "ir_vis") -> bool:
-        """Open the bundled demo pair ``"ir_vis"`` or ``"mri_pet"``."""
-        path_a, path_b = demo_pair(name)
-        self.raw = {"a": None, "b": None}
-        ok = self.open_pair(path_a, path_b)
-        if ok and name == "mri_pet":
-            self.display_panel.set_colormap("fused", "Grey")
-        return ok
-
-    def set_sources(self, a: Any, b: Any) -> None:
-        """Show already-loaded sources (Images or video sequences; None leaves a slot empty)."""
-        self.raw = {"a": a, "b": b}
-        self._sources_updated()
-
-    def _sources_updated(self) -> None:
-        self._sources_token += 1
-        self.controller.cache.clear()
-        self.result = None
-        self.paired = None
-        self.pair_warnings = []
-        a, b = self.raw["a"], self.raw["b"]
-        if a is not None and b is not None:
-            try:
-                pa, pb, warnings = pipeline.pair_sources(a, b)
-            except Exception as error:  # noqa: BLE001 - e.g. GeometryError: show B unpaired
-                self.report_error(error)
-                pa, pb, warnings = a, b, []
-            else:
-                self.paired = (pa, pb)
-                self.pair_warnings = warnings
-            a, b = pa, pb
-        self._show("a", a)
-        self._show("b", b)
-        self._show("fused", None)
-        self.regions.reset(self.paired[0] if self.paired else None)
-        self.regions.set_source_labels(*(pipeline.short_name(self.raw[k]) or k.upper() for k in ("a", "b")))
-        if self.pair_warnings:
-            self.statusBar().showMessage("; ".join(self.pair_warnings), 15000)
-        self._update_slice_controls()
-        self._auto_layout()
-        self._update_overlay()
-        self.sources_changed.emit()
-
-    def _show(self, key: str, source: Any, *, keep_view: bool = False) -> None:
-        pane = self.panes[key]
-        pane.set_image(source, keep_view=keep_view)
-        image = pane.plane_image
-        if image is not None and not keep_view:
-            self.display_panel.set_colormap(key, default_colormap(image.modality) if key != "fused"
-                                            else self.display_panel.cmap_combos[key].currentText())
-            self.display_panel.set_units(key, image.units)
-        if image is not None:
-            self.display_panel.set_colour_image(key, display.rgb_planes(image))
-        if not keep_view and key == "fused" and source is not None:
-            # Copy A's zoom once the pane has been laid out (its graphics page was hidden).
-            QtCore.QTimer.singleShot(0, self._sync_fused_view)
-
-    def _sync_fused_view(self) -> None:
-        if self.linker.enabled and self.panes["a"].image is not None:
-            self.linker.sync_from(self.panes["a"])
-
-    def _remember(self, path: str | Path) -> None:
-        if self.settings is None or not hasattr(self.settings, "add_recent_file"):
-            return
-        self.settings.add_recent_file(path)
-        try:
-            from textdifuse_desktop.config import save_settings
-
-            save_settings(self.settings)
-        except Exception as error:  # noqa: BLE001 - recent files are a convenience
-            log.warning("could not save settings: %s", error)
-        self.actions.refresh_recent()
 
     # ------------------------------------------------------------- export, screenshot, errors
     def show_export_dialog(self) -> None:
@@ -313,17 +220,10 @@ class MainWindow(FusionControlsMixin, ViewControlsMixin, QtWidgets.QMainWindow):
             event.acceptProposedAction()
             self._on_files_dropped(paths, None)
 
-    def _on_files_dropped(self, paths: list[str], key: str | None) -> None:
-        if len(paths) >= 2:
-            self.open_pair(paths[0], paths[1])
-        elif key in ("a", "b"):
-            self.open_source(key, paths[0])
-        else:
-            self.open_source("a" if self.raw["a"] is None else "b", paths[0])
-
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.play_timer.stop()
         self.controller.shutdown()
+        self.regions.actions.shutdown()
         if self.preload_worker is not None:
             self.preload_worker.wait(30000)  # a warm-up cannot be interrupted mid-import; it takes a few seconds
         super().closeEvent(event)

@@ -3,7 +3,9 @@
 * ``session.regions.RegionSet`` holds the masks (one per loaded pair, on A's grid);
 * ``gui.regions_panel.RegionsPanel(region_set)`` goes into a "Regions" dock;
 * ``gui.region_overlay.RegionOverlay(pane, region_set)`` is attached to each of
-  the three panes, so the user can brush, erase or box in any of them.
+  the three panes, so the user can brush, erase or box in any of them;
+* ``gui.region_actions.RegionActions`` answers the panel's proposal buttons
+  and its text prompt ("Find").
 
 When a new pair is loaded, a new RegionSet is made; widgets offering
 ``set_region_set(region_set)`` get it, otherwise they are rebuilt.  Without
@@ -20,6 +22,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from textdifuse_desktop.gui import strings
+from textdifuse_desktop.gui.region_actions import RegionActions
 from textdifuse_desktop.imaging.image import Image
 
 if TYPE_CHECKING:
@@ -47,6 +50,7 @@ class RegionsBridge:
         self.panel: QtWidgets.QWidget | None = None
         self.overlays: list[Any] = []
         self.dock: QtWidgets.QDockWidget | None = None
+        self.actions = RegionActions(window)
         self._region_set_cls = _optional("textdifuse_desktop.session.regions", "RegionSet")
         self._panel_cls = _optional("textdifuse_desktop.gui.regions_panel", "RegionsPanel")
         self._overlay_cls = _optional("textdifuse_desktop.gui.region_overlay", "RegionOverlay")
@@ -93,6 +97,7 @@ class RegionsBridge:
             log.warning("regions panel failed: %s", error)
             return
         self.dock.setWidget(self.panel)
+        self.actions.attach(self.panel)
         if hasattr(self.panel, "regions_changed"):
             self.panel.regions_changed.connect(self.window.on_regions_changed)
         if old is not None:
@@ -120,6 +125,11 @@ class RegionsBridge:
             if self.panel is not None and hasattr(overlay, "set_panel"):
                 overlay.set_panel(self.panel)  # the panel's tool and brush radius drive the mouse
             self.overlays.append(overlay)
+
+    def refresh_settings(self) -> None:
+        """Tell the panel the settings changed (e.g. a CLIP checkpoint was chosen)."""
+        if self.panel is not None and hasattr(self.panel, "set_settings"):
+            self.panel.set_settings(self.window.settings)
 
     def set_source_labels(self, label_a: str, label_b: str) -> None:
         """Tell the panel what A and B are (shown in its "favours" column)."""

@@ -12,7 +12,10 @@ Text prompts and proposals are not computed here: the panel emits
 window has set :attr:`RegionsPanel.prompt_handler` /
 :attr:`RegionsPanel.proposal_handler`, calls it; a handler that returns a mask
 gets it added as a new region (return None to add it later, e.g. from a
-worker, with :meth:`RegionsPanel.add_mask_region`).
+worker, with :meth:`RegionsPanel.add_mask_region`).  In the application the
+handlers are :class:`~textdifuse_desktop.gui.region_actions.RegionActions`
+(installed by the main window's regions bridge).  "Find" is always clickable:
+without a CLIP checkpoint the handler explains in a dialog how to enable it.
 """
 
 from __future__ import annotations
@@ -223,11 +226,12 @@ class RegionsPanel(QtWidgets.QWidget):
             self.set_active_index(0)
 
     def set_settings(self, settings: Any) -> None:
-        """Enable the prompt box when ``settings.clip_available`` is true."""
+        """Show the CLIP hint unless ``settings.clip_available``; Find stays clickable and says why it cannot run."""
         available = bool(getattr(settings, "clip_available", False))
         for widget in (self.prompt_edit, self.prompt_button):
-            widget.setEnabled(available)
-            widget.setToolTip("" if available else CLIP_MISSING_HINT)
+            widget.setEnabled(True)
+            widget.setToolTip("Find regions described in words (comma-separated phrases)" if available
+                              else CLIP_MISSING_HINT)
         self.prompt_hint.setVisible(not available)
 
     def set_source_labels(self, label_a: str, label_b: str) -> None:

@@ -108,3 +108,34 @@ ABOUT_TEXT = (
     "re-implementation of <i>Text-DiFuse</i> (NeurIPS 2024).</p>"
 )
 ABOUT_NO_CARD = "The model card was not found at {path}; the diffusion model may be missing."
+
+# ----------------------------------------------------------------- regions: proposals and text prompts
+PROPOSAL_LABELS = {"hot_objects": "hot objects", "high_uptake": "high uptake"}
+STATUS_PROPOSED = "Added {count} region(s) of {label} (favouring source {source})."
+STATUS_NOTHING_PROPOSED = "No {label} found in this pair: no region added."
+PROPOSAL_GRID_MISMATCH = "The proposals do not fit the regions' grid; reload the pair and try again."
+PROMPT_BUTTON = "Find"
+PROMPT_BUTTON_BUSY = "Finding\u2026"
+PROMPT_NO_CHECKPOINT = "Text prompts are off: no CLIP checkpoint is configured."
+PROMPT_CHECKPOINT_MISSING = "Text prompts are off: the CLIP checkpoint {path} does not exist."
+PROMPT_ENABLE_HINT = ("choose an open_clip ViT-B-32 checkpoint file in File \u25b8 Settings\u2026 "
+                      "(\"CLIP checkpoint\"); CLIP weights are not shipped with the app")
+PROMPT_NO_OPEN_CLIP = "Text prompts are off: the open_clip package is not installed."
+PROMPT_OPEN_CLIP_HINT = "install it with: pip install open_clip_torch"
+PROMPT_NEEDS_2D = "Text prompts work on 2D pairs only; for volumes, draw regions or use the proposals."
+STATUS_PROMPT_RUNNING = "Finding \u201c{prompt}\u201d with CLIP\u2026"
+STATUS_PROMPT_BUSY = "A text prompt is still running; wait for it to finish."
+STATUS_PROMPT_FOUND = "Added {count} region(s) for \u201c{prompt}\u201d."
+STATUS_PROMPT_NOTHING = "Nothing found for \u201c{prompt}\u201d: no region added."
+
+# ----------------------------------------------------------------- one patient per fusion
+PATIENTS_TITLE = "Different patients?"
+PATIENTS_TITLE_FRAMES = "Different frames of reference?"
+PATIENTS_WHAT = "belong to different patients"
+PATIENTS_WHAT_FRAMES = "are in different frames of reference (not registered)"
+PATIENTS_TEXT = ("Source A and source B {what}.\n\n"
+                 "{field} differs:\n  A: {path_a}\n      {field} = {value_a!r}\n  B: {path_b}\n      {field} = {value_b!r}")
+PATIENTS_QUESTION = ("Fuse them anyway? The fused image will not carry either patient's identity. "
+                     "Cancel keeps both sources open and fuses nothing.")
+PATIENTS_PROCEED = "Fuse anyway"
+STATUS_PATIENTS_DECLINED = "Fusion not started: the sources belong to different patients."

@@ -12,6 +12,9 @@ from textdifuse_desktop.gui import strings
 
 log = logging.getLogger(__name__)
 
+#: Progress bar units for 100 %.
+PROGRESS_SCALE = 1000
+
 
 class FusionPanel(QtWidgets.QWidget):
     """Parameter form plus Run/Cancel buttons and a progress bar.
@@ -130,6 +133,13 @@ class FusionPanel(QtWidgets.QWidget):
         """Show ``done / total`` and an optional message."""
         self.progress.setRange(0, max(int(total), 1))
         self.progress.setValue(int(done))
+        if message:
+            self.status_label.setText(message)
+
+    def set_fraction(self, fraction: float, message: str = "") -> None:
+        """Show the share of the job done (0..1; the caller keeps it below 1 while the job runs)."""
+        self.progress.setRange(0, PROGRESS_SCALE)
+        self.progress.setValue(int(round(min(max(fraction, 0.0), 1.0) * PROGRESS_SCALE)))
         if message:
             self.status_label.setText(message)
 
