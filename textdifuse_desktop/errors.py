@@ -5,6 +5,11 @@ Each class subclasses :class:`TextDifuseError` and, where it fits, a builtin
 name the file (``path``) and the reason and, where possible, what to do
 (``hint``).  The CLI maps them to exit codes (:attr:`exit_code`) and one line
 of text; the GUI shows them in a dialog.
+
+Exit codes: 2 invalid arguments (argparse and :class:`UsageError`),
+3 unreadable input, 4 geometry (including sources of different patients),
+5 write, 6 model weights, 7 optional feature off, 8 device, 9 session,
+130 cancelled; 1 only for an unclassified :class:`TextDifuseError`.
 """
 
 from __future__ import annotations
@@ -112,3 +117,9 @@ class SessionError(TextDifuseError, ValueError):
     """A session file is unreadable or refers to missing sources."""
 
     exit_code = 9
+
+
+class UsageError(TextDifuseError, ValueError):
+    """An invalid command-line argument value (the same family as argparse's own usage errors)."""
+
+    exit_code = 2

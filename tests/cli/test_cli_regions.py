@@ -55,7 +55,7 @@ def test_regions_propose_hot_writes_masks_and_overlay(pair, tmp_path, capsys) ->
 
 def test_regions_errors(pair, tmp_path, capsys) -> None:
     a, b = map(str, pair)
-    assert main(["regions", a, b, "-o", str(tmp_path / "r")]) == 1
+    assert main(["regions", a, b, "-o", str(tmp_path / "r")]) == 2  # usage error
     assert "--propose" in capsys.readouterr().err
     assert main(["regions", a, b, "--prompt", "person", "-o", str(tmp_path / "r")]) == 7
     err = capsys.readouterr().err
@@ -64,7 +64,7 @@ def test_regions_errors(pair, tmp_path, capsys) -> None:
     assert main(["regions", a, b, "--prompt", "person", "--clip-checkpoint", str(missing), "-o", str(tmp_path / "r")]) == 7
     assert str(missing) in capsys.readouterr().err
     assert main(["regions", a, b, "--propose", "hot", "-o", str(pair[0].parent.parent)]) == 5  # would hold inputs
-    assert main(["regions", a, b, "--propose", "hot", "--kappa", "9", "-o", str(tmp_path / "r")]) == 1
+    assert main(["regions", a, b, "--propose", "hot", "--kappa", "9", "-o", str(tmp_path / "r")]) == 2  # usage error
     assert not (tmp_path / "r").exists()
 
 

@@ -55,14 +55,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print the table."""
-    from textdifuse_desktop.errors import TextDifuseError
+    from textdifuse_desktop.errors import UsageError
     from textdifuse_desktop.fusion.benchmark import markdown_table, run_benchmark
     from textdifuse_desktop.fusion.request import METHODS
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
-        raise TextDifuseError(f"unknown method(s) {', '.join(unknown)}", hint=f"choose from {', '.join(METHODS)}")
+        raise UsageError(f"unknown method(s) {', '.join(unknown)}", hint=f"choose from {', '.join(METHODS)}")
     devices = [d.strip() for d in args.devices.split(",")] if args.devices else None
 
     def report(row: Any) -> None:

@@ -5,6 +5,16 @@ rules (``max``, ``mean``, ``laplacian``, ``guided``) need no model.  Sources
 are put on one grid with :func:`textdifuse_desktop.imaging.align.align_pair`
 first.  ``--mask`` favours one source inside a region (kappa, feathered
 blend, Eq. 13 of Text-DiFuse).  torch is only imported inside :func:`run`.
+
+Everything that can be checked without computing is checked first: argument
+values (exit 2), the output path and format (exit 5), then, once the sources
+are read, that they belong to one patient and one frame of reference
+(:mod:`textdifuse_desktop.io.patient_identity`, exit 4;
+``--allow-different-patients`` fuses them anyway and writes the result
+without any patient identity: a new anonymous DICOM study) and, with
+``--keep-units``, that their units can be kept.  Fused values are display
+intensities in arbitrary units unless ``--keep-units`` maps them back to the
+sources' common unit (HU, SUV...).
 """
 
 from __future__ import annotations
@@ -60,6 +70,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--register", action="store_true", help="rigidly register B to A before fusing")
     add_read_arguments(parser, modality=False)
     parser.add_argument("--deidentify", action="store_true", help="de-identify DICOM outputs")
+    parser.add_argument("--allow-different-patients", action="store_true",
+                        help="fuse sources of different patients (or frames of reference without --register) "
+                             "deliberately; the output then carries no patient identity (new anonymous study)")
+    parser.add_argument("--keep-units", action="store_true",
+                        help="for two sources of one modality in one unit (HU, SUV, Bq/ml, degC): fuse them "
+                             "through one shared window and write the result in that unit (default: arbitrary "
+                             "units, never labelled HU or SUV)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     from textdifuse_desktop.cli.region_args import add_region_arguments
 
@@ -69,7 +86,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _params(args: argparse.Namespace) -> Any:
-    from textdifuse_desktop.errors import TextDifuseError
+    from textdifuse_desktop.errors import UsageError
     from textdifuse_desktop.fusion.request import FusionParams
 
     try:
@@ -77,7 +94,7 @@ def _params(args: argparse.Namespace) -> Any:
                             seed=args.seed, weights=str(args.weights) if args.weights else None, tile=args.tile,
                             restore=args.restore, adaptive_restore=not args.always_restore)
     except ValueError as error:
-        raise TextDifuseError(str(error), hint="see `textdifuse fuse --help`") from error
+        raise UsageError(str(error), hint="see `textdifuse fuse --help`") from error
 
 
 def _region_maps(args: argparse.Namespace, a: Any) -> dict[str, Any]:
@@ -127,11 +144,18 @@ class _Bar:
 
 def _fuse_images(args: argparse.Namespace, a: Any, b: Any, out: Path, fmt: str | None, quiet: bool,
                  inputs: list[Path]) -> list[Path]:
+    from textdifuse_desktop.fusion._sources import restore_units, shared_unit_window
     from textdifuse_desktop.fusion.engine import fuse
     from textdifuse_desktop.fusion.request import FusionRequest
     from textdifuse_desktop.imaging.align import align_pair
+    from textdifuse_desktop.io.patient_identity import check_same_patient, mixed_patient_output, without_identity
     from textdifuse_desktop.io.writers import write_image
 
+    # Refused before any computation: different patients / frames of reference, incompatible --keep-units.
+    check_same_patient(a, b, allow_different=args.allow_different_patients, registered=args.register)
+    anonymous = mixed_patient_output(a, b)
+    if args.keep_units:
+        a, b = shared_unit_window(a, b)
     a, b, _ = align_pair(a, b, register=args.register)  # its warnings are logged
     from textdifuse_desktop.cli.region_args import region_maps_from_args
 
@@ -142,8 +166,13 @@ def _fuse_images(args: argparse.Namespace, a: Any, b: Any, out: Path, fmt: str |
         result = fuse(request, on_progress=bar)
     finally:
         bar.close()
+    image = restore_units(result.image, a, b) if args.keep_units else result.image
+    reference = a
+    if anonymous:
+        log.warning("sources of different patients: the output carries no patient identity (new anonymous study)")
+        image, reference = without_identity(image), without_identity(a)
     description = f"Text-DiFuse fusion ({args.method})"
-    return list(write_image(result.image, out, format=fmt, inputs=inputs, reference=a,
+    return list(write_image(image, out, format=fmt, inputs=inputs, reference=reference,
                             deidentify=args.deidentify, description=description))
 
 
@@ -182,15 +211,16 @@ def _fuse_folders(args: argparse.Namespace) -> int:
     from textdifuse_desktop.errors import TextDifuseError, WriteError
     from textdifuse_desktop.fusion.pairs import match_pairs
     from textdifuse_desktop.io.writers.atomic import check_not_input
+    from textdifuse_desktop.io.writers.dispatch import check_output
 
     check_not_input(args.output, [args.a, args.b])
-    pairs, notes = match_pairs(args.a, args.b)
-    for note in notes:
-        log.warning(note)
     out_dir: Path = args.output
     if out_dir.exists() and not out_dir.is_dir():
         raise WriteError("the output must be a folder when A and B are folders", path=out_dir)
-    fmt = args.format or "png"
+    fmt = check_output(out_dir / f"probe{FOLDER_SUFFIX[args.format or 'png']}", args.format or "png")
+    pairs, notes = match_pairs(args.a, args.b)
+    for note in notes:
+        log.warning(note)
     exit_code = 0
     for stem, path_a, path_b in tqdm(pairs, desc="pairs", unit="pair", file=sys.stderr, disable=args.quiet):
         try:
@@ -204,20 +234,37 @@ def _fuse_folders(args: argparse.Namespace) -> int:
     return exit_code
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``textdifuse fuse``; returns the exit code."""
-    from textdifuse_desktop.errors import TextDifuseError
-    from textdifuse_desktop.fusion.pairs import is_pair_folder
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Argument values that argparse cannot check (UsageError, exit 2)."""
+    from textdifuse_desktop.errors import UsageError
 
     if args.steps < 1:
-        raise TextDifuseError(f"--steps must be at least 1, got {args.steps}")
+        raise UsageError(f"--steps must be at least 1, got {args.steps}")
     if not 0.5 <= args.kappa <= 3.0:
-        raise TextDifuseError(f"--kappa must be within 0.5..3.0, got {args.kappa}")
+        raise UsageError(f"--kappa must be within 0.5..3.0, got {args.kappa}")
+    _params(args)  # every FusionParams range (steps, restore, tile, device)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``textdifuse fuse``; returns the exit code."""
+    from textdifuse_desktop.fusion.pairs import is_pair_folder
+    from textdifuse_desktop.io.writers.dispatch import check_output
+
+    _check_arguments(args)
     if args.a.is_dir() and args.b.is_dir() and is_pair_folder(args.a, args.b):
         return _fuse_folders(args)
-    from textdifuse_desktop.io.writers.atomic import check_not_input
-
-    check_not_input(args.output, [args.a, args.b])  # fail before the (slow) fusion, not after
-    for path in _fuse_one(args, args.a, args.b, args.output, args.format, args.quiet):
+    fmt = args.format
+    if not _is_video(args.a) and not _is_video(args.b):
+        # Fail before the (slow) reading and fusion, not after: unknown suffix, unwritable folder, an input.
+        fmt = check_output(args.output, args.format, inputs=[args.a, args.b])
+    else:
+        check_output(args.output, args.format or "mp4", inputs=[args.a, args.b])
+    for path in _fuse_one(args, args.a, args.b, args.output, fmt, args.quiet):
         print(path)
     return 0
+
+
+def _is_video(path: Path) -> bool:
+    from textdifuse_desktop.io.readers.video import VIDEO_SUFFIXES
+
+    return path.suffix.lower() in VIDEO_SUFFIXES

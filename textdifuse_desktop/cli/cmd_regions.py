@@ -91,18 +91,18 @@ def write_overlay(path: Path, rgb: np.ndarray) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Run ``textdifuse regions``; returns the exit code."""
     from textdifuse_desktop.cli.region_args import build_region_set
-    from textdifuse_desktop.errors import ImageDataError, TextDifuseError
+    from textdifuse_desktop.errors import ImageDataError, UsageError
     from textdifuse_desktop.imaging.align import align_pair
     from textdifuse_desktop.imaging.image import Image
     from textdifuse_desktop.io import read_image
     from textdifuse_desktop.io.writers.atomic import check_not_input
 
     if not (args.propose or args.prompt):
-        raise TextDifuseError("nothing to do", hint="give --propose hot|uptake and/or --prompt TEXT")
+        raise UsageError("nothing to do", hint="give --propose hot|uptake and/or --prompt TEXT")
     out: Path = args.output
     check_not_input(out, [args.a, args.b], folder=True)
     if out.exists() and not out.is_dir():
-        raise TextDifuseError("the output must be a folder", path=out, hint="choose a folder name")
+        raise UsageError("the output must be a folder", path=out, hint="choose a folder name")
     options: dict[str, Any] = {}
     if args.frame is not None:
         options["frame"] = args.frame

@@ -4,6 +4,13 @@ Each sub-command lives in its own module ``cli/cmd_<name>.py`` exposing
 ``add_parser(subparsers)`` (cheap: no torch, no Qt at import) and
 ``run(args) -> int``.  Errors derived from :class:`TextDifuseError` print one
 line and exit with the error's code; ``--debug`` shows the traceback.
+
+Exit codes (README, "Command line"): 0 success, 2 invalid arguments
+(argparse usage errors and :class:`~textdifuse_desktop.errors.UsageError`),
+3 unreadable input, 4 geometry (including sources of different patients),
+5 write, 6 model weights, 7 optional feature off, 8 device, 9 session,
+130 interrupted.  A warning repeated word for word (one per video frame, one
+per pair) is printed once.
 """
 
 from __future__ import annotations
@@ -46,6 +53,24 @@ def _command_module(name: str):  # type: ignore[no-untyped-def]
         raise
 
 
+class DuplicateFilter(logging.Filter):
+    """Let each distinct warning message through once (video frames repeat the same resize warning)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a WARNING-or-above message already shown."""
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.levelno, record.getMessage())
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     parser = build_parser()
@@ -54,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, DuplicateFilter) for f in handler.filters):
+            handler.addFilter(DuplicateFilter())
     try:
         return int(args.func(args) or 0)
     except TextDifuseError as error:

@@ -53,13 +53,13 @@ def add_region_arguments(parser: argparse.ArgumentParser, *, strength_options: b
 
 
 def _check(args: argparse.Namespace) -> None:
-    from textdifuse_desktop.errors import TextDifuseError
+    from textdifuse_desktop.errors import UsageError
 
     kappa = float(getattr(args, "kappa", 1.5))
     if not 0.5 <= kappa <= 3.0:
-        raise TextDifuseError(f"--kappa must be within 0.5..3.0, got {kappa}")
+        raise UsageError(f"--kappa must be within 0.5..3.0, got {kappa}")
     if not 0.0 <= float(args.prompt_threshold) <= 1.0:
-        raise TextDifuseError(f"--prompt-threshold must be within 0..1, got {args.prompt_threshold}")
+        raise UsageError(f"--prompt-threshold must be within 0..1, got {args.prompt_threshold}")
 
 
 def _source(args: argparse.Namespace, kind: str, a: Any, b: Any) -> str:
