@@ -180,3 +180,14 @@ def test_video_resize_warning_is_printed_once(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     resize = [line for line in result.stderr.splitlines() if "resized" in line]
     assert len(resize) == 1, result.stderr
+
+
+def test_convert_checks_the_output_before_reading(tmp_path, capsys, monkeypatch) -> None:
+    import textdifuse_desktop.io as io
+
+    monkeypatch.setattr(io, "read_image", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read")))
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    assert main(["convert", str(tmp_path / "in.dcm"), "-o", str(tmp_path / "out.xyz")]) == 5
+    assert main(["convert", str(tmp_path / "in.dcm"), "-o", str(blocker / "out.nii.gz")]) == 5
+    assert len(_errors(capsys)) == 2

@@ -54,18 +54,14 @@ def run(args: argparse.Namespace) -> int:
     """Convert ``args.src`` to ``args.output``; returns the exit code."""
     from textdifuse_desktop.errors import WriteError
     from textdifuse_desktop.io import read_image
-    from textdifuse_desktop.io.writers import infer_format, write_image, write_video
+    from textdifuse_desktop.io.writers import write_image, write_video
     from textdifuse_desktop.io.writers.atomic import check_not_input
+    from textdifuse_desktop.io.writers.dispatch import check_output
 
     src = Path(args.src)
     dest = Path(args.output)
-    fmt = args.format or infer_format(dest)
-    if fmt is None:
-        raise WriteError(
-            "cannot tell the output format from the name",
-            path=dest,
-            hint="add a suffix (.png .tif .nii.gz .dcm .mp4) or pass --format",
-        )
+    # Unknown suffix or format, unwritable folder, an input as output: refused before reading.
+    fmt = check_output(dest, args.format, inputs=[src])
     source = read_image(src, **read_options(args))
     if _is_video(source):
         if fmt != "mp4":

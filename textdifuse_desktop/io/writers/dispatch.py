@@ -87,7 +87,10 @@ def check_output(path: PathLike, format: str | None = None, *, inputs: Sequence[
     try:
         probe.mkdir()
     except OSError as error:
-        raise write_error(ancestor, error) from error
+        cause = write_error(ancestor, error)
+        reason = cause.reason.removeprefix("cannot write: ")
+        raise WriteError(f"cannot write into the folder {ancestor}: {reason}", path=path,
+                         hint=cause.hint or "choose a folder you can write to") from error
     with contextlib.suppress(OSError):
         probe.rmdir()
     return fmt
