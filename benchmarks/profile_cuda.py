@@ -6,8 +6,8 @@ Runs on the device machine's packages (torch, numpy; no Qt, no DICOM).  Prints, 
 1. the whole engine (``fusion.engine.fuse``: colour, padding, model, back to numpy), median ms per fusion, with
    eager network calls, with CUDA graphs (the default on CUDA), and graphs under bf16 autocast, each with its
    output's difference from the eager one (TF32 and cuDNN autotuning measured no gain on an H200: not repeated);
-2. the parts of one fusion on tensors already on the device: noise estimate, pre-filter, saliency prior, one
-   network call, the whole ``inference.fuse``;
+2. the parts of one fusion on tensors already on the device: the base layers, one network call, the whole
+   ``inference.fuse``;
 3. torch.profiler's top operators by device time and by CPU time for one 2-step engine fusion.
 On the CPU (``--device cpu``, a quick check of the script) only the eager row runs.
 """
@@ -28,8 +28,6 @@ from textdifuse_desktop.fusion import FusionParams, FusionRequest
 from textdifuse_desktop.fusion.benchmark import synthetic_pair
 from textdifuse_desktop.fusion.engine import fuse as engine_fuse
 from textdifuse_desktop.model.inference import fuse as model_fuse
-from textdifuse_desktop.model.noise_level import noise_sigma
-from textdifuse_desktop.model.saliency_prior import saliency_weights
 from textdifuse_desktop.model.weights import load_model
 
 
@@ -100,10 +98,8 @@ def main() -> int:
     print(f"\n## parts on {pad_w}x{pad_h} tensors already on the device (ms)")
     with torch.inference_mode():
         parts = {
-            "noise estimate (one source)": lambda: noise_sigma(c_a),
-            "pre-filter (both)": lambda: net.prefilter(c_a, c_b),
-            "saliency prior": lambda: saliency_weights(c_a, c_b, **net.saliency_options()),
-            "network call (fresh prior)": lambda: net(c_a.clone(), t, c_a.clone(), c_b.clone()),
+            "base layers (both)": lambda: net.compute_bases(c_a, c_b),
+            "network call (fresh bases)": lambda: net(c_a.clone(), t, c_a.clone(), c_b.clone()),
         }
         for steps in args.steps:
             parts[f"inference.fuse, {steps} steps"] = lambda s=steps: model_fuse(net, sampler, y_a, y_b, steps=s)

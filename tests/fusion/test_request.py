@@ -23,7 +23,6 @@ def test_params_defaults_round_trip_and_validation() -> None:
     assert not changed.uses_model and params.uses_model
     assert params.cache_key() != FusionParams(seed=1).cache_key()
     assert params.restore == 1.0 and params.cache_key() != FusionParams(restore=0.0).cache_key()
-    assert params.adaptive_restore and params.cache_key() != FusionParams(adaptive_restore=False).cache_key()
     for bad in ({"method": "nope"}, {"rule": "min"}, {"steps": 0}, {"tile": -1}, {"device": "tpu"},
                 {"restore": -0.1}, {"restore": 2.0}):
         with pytest.raises(ValueError):

@@ -145,12 +145,10 @@ def test_fusion_panel_round_trips_parameters_including_restoration(make_window) 
     from textdifuse_desktop.fusion.request import FusionParams
 
     panel = make_window().fusion_panel
-    wanted = FusionParams(method="textdifuse", steps=8, rule="max", device="cpu", seed=7, restore=0.25,
-                          adaptive_restore=False)
-    assert panel.params().adaptive_restore  # the default: restoration fades out on clean sources
+    wanted = FusionParams(method="textdifuse", steps=8, rule="max", device="cpu", seed=7, restore=0.25)
+    assert panel.params().restore == 1.0
     panel.set_params(wanted)
     got = panel.params()
-    assert (got.steps, got.rule, got.device, got.seed, got.restore, got.adaptive_restore) == (
-        8, "max", "cpu", 7, 0.25, False)
+    assert (got.steps, got.rule, got.device, got.seed, got.restore) == (8, "max", "cpu", 7, 0.25)
     panel.method_combo.setCurrentIndex(panel.method_combo.findData("guided"))
-    assert not panel.restore_spin.isEnabled() and not panel.adaptive_check.isEnabled()
+    assert not panel.restore_spin.isEnabled()

@@ -10,8 +10,7 @@ from textdifuse_desktop.model.inference import fuse
 from textdifuse_desktop.model.network import build_model, tiny_config
 from textdifuse_desktop.model.sampler import DDIMSampler
 
-PRIOR = {"output": "two_scale", "gate_prior": "saliency", "base_radius": 15, "base_passes": 1, "learned_mix": False,
-         "noisy_denoise": 1, "noisy_denoise_k": 3.0, "restore_noise_floor": 3.0, "saturated_flat": 2.0}
+SHIPPED_DESIGN = {"output": "two_scale", "gate_sources": 1, "base_radius": 15, "base_passes": 1}
 
 
 def _pair(seed: int, device: str, size: tuple[int, int] = (64, 96)) -> tuple[torch.Tensor, torch.Tensor]:
@@ -22,11 +21,11 @@ def _pair(seed: int, device: str, size: tuple[int, int] = (64, 96)) -> tuple[tor
 
 
 def test_graphs_are_off_on_the_cpu_and_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    net = build_model({**tiny_config(), **PRIOR}).eval()
+    net = build_model({**tiny_config(), **SHIPPED_DESIGN}).eval()
     a, b = _pair(0, "cpu")
     assert not graphs_enabled(torch.device("cpu"))
     with torch.inference_mode():
-        assert graphed_denoiser(net, a, torch.ones(1), a, b, 1.0, None) is None
+        assert graphed_denoiser(net, a, torch.ones(1), a, b, 1.0) is None
     monkeypatch.setenv("TEXTDIFUSE_CUDA_GRAPHS", "0")
     assert not graphs_enabled(torch.device("cuda"))
 
@@ -35,7 +34,7 @@ def test_graphs_are_off_on_the_cpu_and_by_environment(monkeypatch: pytest.Monkey
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_graphed_fusions_equal_eager_ones_and_do_not_reuse_the_last_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.manual_seed(0)
-    net = build_model({**tiny_config(), **PRIOR}).eval().cuda()
+    net = build_model({**tiny_config(), **SHIPPED_DESIGN}).eval().cuda()
     for p in net.parameters():  # a random network that does something, so stale inputs would show
         p.data.add_(torch.randn_like(p) * 0.02)
     sampler = DDIMSampler()

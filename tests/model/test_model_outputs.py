@@ -146,6 +146,6 @@ def test_base_layers_are_reused_within_a_fusion_but_never_across_fusions() -> No
     a, b = second
     cond_a, cond_b = a * 2 - 1, b * 2 - 1
     with torch.no_grad():
-        bases = net._mix_inputs(cond_a, cond_b)
-        assert net._mix_inputs(cond_a, cond_b)[0] is bases[0]  # same tensors: cached
-        assert net._mix_inputs(cond_a.clone(), cond_b)[0][0] is not bases[0][0]
+        bases = net._bases(cond_a, cond_b)
+        assert net._bases(cond_a, cond_b)[0] is bases[0]  # same tensors: cached
+        assert net._bases(cond_a.clone(), cond_b)[0] is not bases[0]

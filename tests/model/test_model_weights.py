@@ -95,16 +95,25 @@ def test_shipped_weights_load_if_present() -> None:
     assert loaded.net.multiple >= 8 and path.stat().st_size <= 20 * 1024 * 1024
 
 
-def test_weights_saved_before_the_prior_options_load_as_they_were_trained(tmp_path: Path) -> None:
-    """A config without the saliency-prior keys means the plain two-scale design, not today's defaults."""
+def test_weights_saved_before_an_option_load_as_they_were_trained(tmp_path: Path) -> None:
+    """A config without the newer keys means the design of its day (no source inputs to the pixel gate)."""
     from textdifuse_desktop.model.weights import LEGACY_TWO_SCALE
 
-    net = build_model(tiny_config())
+    net = build_model({**tiny_config(), "gate_sources": 0})
     for key in LEGACY_TWO_SCALE:
         net.config.pop(key)
     path = tmp_path / "old" / "model.safetensors"
     save_model(net, DDIMSampler().config, path)
     loaded = load_model(path, "cpu").net
-    assert loaded.gate_prior is None and loaded.base_shape == (4, 2)
-    assert loaded.config["prior_radius"] == 45 and loaded.config["restore_noise_floor"] == 0.0
-    assert build_model({"widths": [8, 16, 16], "groups": 4, "emb_dim": 16}).gate_prior == "saliency"  # today's
+    assert not loaded.gate_sources and loaded.base_shape == (4, 2)
+    assert build_model({"widths": [8, 16, 16], "groups": 4, "emb_dim": 16}).gate_sources  # today's
+
+
+def test_saliency_prior_weights_are_refused(tmp_path: Path) -> None:
+    """Weights of the retired saliency-prior design would run with a different meaning: refused, with a hint."""
+    net = build_model(tiny_config())
+    net.config.update({"gate_prior": "saliency", "learned_mix": False})
+    path = tmp_path / "prior" / "model.safetensors"
+    save_model(net, DDIMSampler().config, path)
+    with pytest.raises(ModelLoadError, match="saliency-prior design"):
+        load_model(path, "cpu")

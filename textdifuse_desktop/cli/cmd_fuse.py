@@ -57,9 +57,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--restore", type=float, default=1.0,
                         help="restoration strength 0..1.5: 1 = as shipped (denoise, lift low light), "
                              "0 = fuse only, for clean sources (default: %(default)s)")
-    parser.add_argument("--always-restore", action="store_true",
-                        help="restore even sources that measure as clean (by default the restoration fades out "
-                             "when both sources have at most about 3 grey levels of noise)")
     parser.add_argument("--tile", type=int, default=1536, help="tile size in pixels, 0 = no tiling (default: %(default)s)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="output format (default: from the output suffix; png for folders)")
@@ -92,7 +89,7 @@ def _params(args: argparse.Namespace) -> Any:
     try:
         return FusionParams(method=args.method, steps=args.steps, rule=args.rule, device=args.device,
                             seed=args.seed, weights=str(args.weights) if args.weights else None, tile=args.tile,
-                            restore=args.restore, adaptive_restore=not args.always_restore)
+                            restore=args.restore)
     except ValueError as error:
         raise UsageError(str(error), hint="see `textdifuse fuse --help`") from error
 

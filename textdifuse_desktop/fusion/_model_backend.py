@@ -70,7 +70,7 @@ def warm_up(weights: str | None, device_pref: str) -> ModelBackend:
     backend = make_backend(weights, device_pref, steps=1, rule="fcm", seed=0)
     rng = np.random.default_rng(0)
     shape = (1, WARM_UP_SIZE, WARM_UP_SIZE)
-    ya, yb = (rng.random(shape, dtype=np.float32) for _ in range(2))  # noisy: the network runs
+    ya, yb = (rng.random(shape, dtype=np.float32) for _ in range(2))
     for _ in backend.run(ya, yb, None, None, preview=False):
         pass
     return backend
@@ -94,7 +94,7 @@ class ModelBackend:
     """Runs :func:`textdifuse_desktop.model.inference.iter_fuse` on numpy stacks."""
 
     def __init__(self, loaded: Any, device: torch.device, *, steps: int, rule: str, seed: int,
-                 restore: float = 1.0, adaptive_restore: bool = True):
+                 restore: float = 1.0):
         self.loaded = loaded
         self.device = device
         self.steps = int(steps)
@@ -102,9 +102,7 @@ class ModelBackend:
         self.seed = int(seed)
         self.multiple = int(getattr(loaded.net, "multiple", 16))
         self.restore = float(restore)
-        self.adaptive_restore = bool(adaptive_restore)
-        self.cache_token = (str(loaded.sha256), str(device), self.steps, rule, self.seed, self.restore,
-                            self.adaptive_restore)
+        self.cache_token = (str(loaded.sha256), str(device), self.steps, rule, self.seed, self.restore)
 
     @property
     def sampler_config(self) -> dict[str, Any]:
@@ -152,7 +150,6 @@ class ModelBackend:
                 seed=self.seed,
                 noise=self._tensor(noise),
                 restore=self.restore,
-                adaptive_restore=self.adaptive_restore,
             )
             while True:
                 try:
@@ -175,12 +172,11 @@ class ModelBackend:
 
 
 def make_backend(weights: str | None, device_pref: str, *, steps: int, rule: str, seed: int,
-                 restore: float = 1.0, adaptive_restore: bool = True) -> ModelBackend:
+                 restore: float = 1.0) -> ModelBackend:
     """Select the device, load (cached) weights and wrap them as a backend."""
     device = resolve_device(device_pref)
     loaded = get_loaded_model(weights, device)
-    return ModelBackend(loaded, device, steps=steps, rule=rule, seed=seed, restore=restore,
-                        adaptive_restore=adaptive_restore)
+    return ModelBackend(loaded, device, steps=steps, rule=rule, seed=seed, restore=restore)
 
 
 def cpu_fallback(backend: ModelBackend, weights: str | None) -> ModelBackend:
@@ -191,4 +187,4 @@ def cpu_fallback(backend: ModelBackend, weights: str | None) -> ModelBackend:
     cpu = torch.device("cpu")
     loaded = get_loaded_model(weights, cpu)
     return ModelBackend(loaded, cpu, steps=backend.steps, rule=backend.rule, seed=backend.seed,
-                        restore=backend.restore, adaptive_restore=backend.adaptive_restore)
+                        restore=backend.restore)

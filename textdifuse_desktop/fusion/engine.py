@@ -19,11 +19,13 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from textdifuse_desktop.errors import FusionCancelled
+from textdifuse_desktop.imaging.chroma import restore_chroma
 from textdifuse_desktop.fusion._sources import (
     PreparedPair,
     as_stack,
@@ -171,7 +173,7 @@ def _model_backend(params: FusionParams) -> Backend:
     from textdifuse_desktop.fusion._model_backend import make_backend
 
     return make_backend(params.weights, params.device, steps=params.steps, rule=params.rule, seed=params.seed,
-                        restore=params.restore, adaptive_restore=params.adaptive_restore)
+                        restore=params.restore)
 
 
 def _run_classical(
@@ -250,6 +252,10 @@ def run_fusion(
         # Where both sources are empty (black background, air below the window) there is nothing to fuse;
         # keep it exactly black instead of showing the model's faint halo (clinicians read it as signal).
         fused = np.where((pair.ya <= 0) & (pair.yb <= 0), np.float32(0.0), fused)
+        if pair.chroma is not None and params.restore > 0:
+            # The network restores luminance; the colour source's chroma gets the same noise removed along the
+            # restored structure (imaging/chroma.py), so a noisy visible frame does not come back noisy in colour.
+            pair = replace(pair, chroma=restore_chroma(pair.chroma, fused * np.float32(255.0)))
         backend = runner.backend
         warnings.extend(runner.warnings)
         sampler_config = dict(getattr(backend, "sampler_config", {}) or {})

@@ -60,11 +60,8 @@ class FusionParams:
         Largest tile side in pixels; bigger images are fused in overlapping
         tiles blended with a raised-cosine window.  0 disables tiling.
     restore:
-        Restoration strength of the model (0..1.5): 1 restores as shipped (denoise, lift low light,
-        remove stripes); 0 only fuses.
-    adaptive_restore:
-        Fade the restoration out when both sources measure as clean (the shipped model: at most 3 grey
-        levels of noise); False restores at ``restore`` whatever the sources look like.
+        Restoration strength of the model (0..1.5): scales the correction that the network decides on
+        (denoise, lift low light, remove stripes); 1 = as trained, 0 only fuses.
     """
 
     method: str = MODEL_METHOD
@@ -75,7 +72,6 @@ class FusionParams:
     weights: str | None = None
     tile: int = DEFAULT_TILE
     restore: float = 1.0
-    adaptive_restore: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -87,7 +83,6 @@ class FusionParams:
         if not RESTORE_RANGE[0] <= float(self.restore) <= RESTORE_RANGE[1]:
             raise ValueError(f"restore must be within {RESTORE_RANGE[0]}..{RESTORE_RANGE[1]}, got {self.restore!r}")
         self.restore = float(self.restore)
-        self.adaptive_restore = bool(self.adaptive_restore)
         if int(self.tile) < 0:
             raise ValueError(f"tile must be >= 0 (0 = no tiling), got {self.tile!r}")
         base_device = str(self.device).split(":")[0]
@@ -117,8 +112,7 @@ class FusionParams:
     def cache_key(self) -> tuple[Any, ...]:
         """Hashable key of every parameter that changes the unmodulated result."""
         weights = str(Path(self.weights).resolve()) if self.weights else None
-        return (self.method, self.steps, self.rule, self.device, self.seed, weights, self.tile, self.restore,
-                self.adaptive_restore)
+        return (self.method, self.steps, self.rule, self.device, self.seed, weights, self.tile, self.restore)
 
 
 @dataclass

@@ -37,22 +37,34 @@ def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(g[:, :1] ** 2 + g[:, 1:] ** 2 + 1e-8)
 
 
-def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0,
-                int_weight: float = 1.0, target: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """Max-intensity + max-gradient loss on ``[0, 1]`` tensors; returns the loss and its parts.
+def ssim_map(x: torch.Tensor, y: torch.Tensor, radius: int = 5) -> torch.Tensor:
+    """Local SSIM of ``[0, 1]`` tensors over (2r+1)^2 box windows (the metric's constants for 8-bit data)."""
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    size = 2 * radius + 1
 
-    ``target``: a fused image to match instead (intensity and Sobel magnitude), e.g. the prior's fusion of
-    the clean sources.
-    """
-    if target is None:
-        l_int = (x0 - torch.maximum(a, b)).abs().mean()
-        grad_target = torch.maximum(sobel_magnitude(a), sobel_magnitude(b))
-    else:
-        l_int = (x0 - target).abs().mean()
-        grad_target = sobel_magnitude(target)
+    def mean(v: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(F.pad(v, (radius,) * 4, mode="reflect"), size, stride=1)
+
+    mx, my = mean(x), mean(y)
+    vx, vy, cxy = mean(x * x) - mx * mx, mean(y * y) - my * my, mean(x * y) - mx * my
+    return ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+
+
+def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0,
+                int_weight: float = 1.0, ssim_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """The paper's fusion loss on ``[0, 1]`` tensors: ``|x0 - max(a, b)|`` + ``grad_weight`` x
+    ``|S(x0) - max(S(a), S(b))|`` (Sobel magnitude), plus ``ssim_weight`` x ``1 - (SSIM(x0, a) + SSIM(x0, b)) / 2``;
+    returns the loss and its parts."""
+    l_int = (x0 - torch.maximum(a, b)).abs().mean()
+    grad_target = torch.maximum(sobel_magnitude(a), sobel_magnitude(b))
     l_grad = (sobel_magnitude(x0) - grad_target).abs().mean()
     loss = int_weight * l_int + grad_weight * l_grad
-    return loss, {"int": float(l_int.detach()), "grad": float(l_grad.detach())}
+    parts = {"int": float(l_int.detach()), "grad": float(l_grad.detach())}
+    if ssim_weight > 0:
+        l_ssim = 1 - 0.5 * (ssim_map(x0, a).mean() + ssim_map(x0, b).mean())
+        loss = loss + ssim_weight * l_ssim
+        parts["ssim"] = float(l_ssim.detach())
+    return loss, parts
 
 
 def _degrade(x: torch.Tensor, mods: list[str], generator: torch.Generator, p_clean: float = 0.1) -> torch.Tensor:
@@ -64,10 +76,16 @@ class Stage:
     """One optimisation stage: params, AdamW, warm-up + cosine LR, EMA, time budget, checkpoints."""
 
     def __init__(self, name: str, ctx: Context, params: list[torch.nn.Parameter], lr: float,
-                 iters: int | None, budget: float | None):
-        self.name, self.ctx, self.params, self.lr = name, ctx, params, lr
-        self.opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0 if name == "B" else 0.01)
-        self.ema = [p.detach().clone() for p in params]
+                 iters: int | None, budget: float | None, slow_params: list[torch.nn.Parameter] | None = None,
+                 slow_scale: float = 1.0):
+        """``slow_params``: further parameters trained at ``slow_scale`` times the learning rate (fine-tuning)."""
+        self.name, self.ctx, self.lr = name, ctx, lr
+        self.params = params + list(slow_params or [])
+        groups = [{"params": params, "scale": 1.0}]
+        if slow_params:
+            groups.append({"params": list(slow_params), "scale": slow_scale})
+        self.opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.0 if name == "B" else 0.01)
+        self.ema = [p.detach().clone() for p in self.params]
         self.total = iters if iters is not None else (None if budget else 1000)  # 0 skips the stage
         self.budget = budget
         self.iteration = 0
@@ -106,7 +124,7 @@ class Stage:
         while not self._done():
             lr = self.lr_now()
             for group in self.opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group["scale"]
             loss, parts = loss_fn()
             self.opt.zero_grad(set_to_none=True)
             loss.backward()

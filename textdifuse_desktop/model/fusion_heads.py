@@ -76,24 +76,34 @@ class PixelGate(nn.Module):
     """
 
     def __init__(self, channels: int, emb_dim: int, stem: int, t_channels: int, maps: int = 1,
-                 restore_logit: float = 4.0):
+                 restore_logit: float = 4.0, sees_sources: bool = False):
         super().__init__()
         self.t_proj = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, t_channels))
         hidden = max(channels, 8)
-        self.body = nn.Sequential(nn.Conv2d(2 * channels + t_channels, hidden, 3, padding=1), nn.SiLU(),
+        # ``sees_sources``: the conditions themselves (space-to-depth to the features' grid) join the features,
+        # so that intensity comparisons between the sources need not pass through the encoder.
+        self.unshuffle = nn.PixelUnshuffle(stem) if sees_sources else None
+        extra = 2 * stem * stem if sees_sources else 0
+        self.body = nn.Sequential(nn.Conv2d(2 * channels + t_channels + extra, hidden, 3, padding=1), nn.SiLU(),
                                   nn.Conv2d(hidden, hidden, 3, padding=1), nn.SiLU())
         self.head = nn.Sequential(nn.Conv2d(hidden, maps * stem * stem, 3, padding=1), nn.PixelShuffle(stem))
-        # Start as the mean rule (m = 0.5) or the prior's weights, unit detail gains and the restoration gate
-        # at ``restore_logit`` (4 -> 0.98: full restoration).
+        # Start as the mean rule (m = 0.5), unit detail gains and the restoration gate at ``restore_logit``
+        # (4 -> 0.98: full restoration).
         nn.init.zeros_(self.head[0].weight)
         nn.init.zeros_(self.head[0].bias)
         if maps == 4:
             with torch.no_grad():
                 self.head[0].bias[3 * stem * stem:] = restore_logit
 
-    def forward(self, f_a: Tensor, f_b: Tensor, emb: Tensor) -> Tensor:
+    def forward(self, f_a: Tensor, f_b: Tensor, emb: Tensor, sources: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """Gate logits ``[B, maps, H, W]``; ``sources`` (the two conditions) are needed with ``sees_sources``."""
         temb = self.t_proj(emb)[:, :, None, None].expand(-1, -1, *f_a.shape[2:])
-        return self.head(self.body(torch.cat([f_a, f_b, temb], dim=1)))
+        inputs = [f_a, f_b, temb]
+        if self.unshuffle is not None:
+            if sources is None:
+                raise ValueError("this pixel gate needs the two conditions (sees_sources)")
+            inputs += [self.unshuffle(s.to(f_a.dtype)) for s in sources]
+        return self.head(self.body(torch.cat(inputs, dim=1)))
 
 
 BASE_RADIUS = 4
@@ -152,14 +162,6 @@ def rule_mix(rule: str, cond_a: Tensor, cond_b: Tensor) -> Tensor:
     return torch.full_like(cond_a, 0.5)  # mean, add
 
 
-PRIOR_CLAMP = 1e-3  # keeps the prior's logit finite (|logit| <= 6.9)
-
-
-def prior_logit(share: Tensor) -> Tensor:
-    """The logit of a prior share, clamped to :data:`PRIOR_CLAMP` so that hard 0/1 selections stay finite."""
-    share = share.clamp(PRIOR_CLAMP, 1 - PRIOR_CLAMP)
-    return torch.log(share / (1 - share))
-
 DETAIL_KAPPA_MAX = 1.5  # emphasis raises a source's detail gain by at most 1.5x (more only amplifies noise)
 
 
@@ -175,8 +177,8 @@ def modulate_mix(m: Tensor, k_a: Tensor | None, k_b: Tensor | None) -> Tensor:
 
 def pull_share(share: Tensor, k_a: Tensor | None, k_b: Tensor | None) -> Tensor:
     """Move A's share towards A where ``k_a / k_b = rho > 1`` (``s + (1 - 1/rho)(1 - s)``) and towards B where
-    ``rho < 1`` (``rho s``).  Unlike a multiplicative re-weighting this also moves a hard 0/1 selection (the
-    saliency prior's), so an emphasised region changes even where the other source had won every pixel."""
+    ``rho < 1`` (``rho s``).  Unlike a multiplicative re-weighting this also moves a confident 0/1 decision of
+    the gate, so an emphasised region changes even where the other source had won every pixel."""
     if k_a is None and k_b is None:
         return share
     rho = (k_a if k_a is not None else 1.0) / (k_b if k_b is not None else 1.0)
@@ -185,17 +187,13 @@ def pull_share(share: Tensor, k_a: Tensor | None, k_b: Tensor | None) -> Tensor:
 
 def two_scale_mix(gates: Tensor | None, out: Tensor, cond_a: Tensor, cond_b: Tensor, rule: str,
                   kappa_a: Tensor | None, kappa_b: Tensor | None,
-                  bases: tuple[Tensor, Tensor] | None = None,
-                  prior: tuple[Tensor, Tensor] | None = None) -> Tensor:
+                  bases: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """``x0 = m*base_a + (1-m)*base_b + g_a*det_a + g_b*det_b + r*out`` from the pixel gate's four logit maps.
 
-    ``gates=None``: the ablation ``rule`` sets ``m`` and the detail gains and ``r = 1``.  ``prior``: the
-    saliency weights of A ``(base_share, detail_share)`` (:mod:`.saliency_prior`); the gate's logits then
-    re-weight them, ``m = sigmoid(logit(base_share) + l_m)``, ``g_a = 2 sigmoid(l_a) detail_share``,
-    ``g_b = 2 sigmoid(l_b) (1 - detail_share)``, so zero logits give the classical selection; kappa maps then
-    pull both shares (:func:`pull_share`), without a prior they re-weight ``m``; either way they also
-    multiply the detail gains (capped at :data:`DETAIL_KAPPA_MAX`).  ``bases``: the
-    conditions' base layers when already known (they do not change between sampling steps).
+    ``m = sigmoid(l_m)``, ``g = 2 sigmoid(l_g)``, ``r = sigmoid(l_r)``.  ``gates=None``: the ablation ``rule``
+    sets ``m`` and the detail gains and ``r = 1``.  Kappa maps pull ``m`` toward the emphasised source
+    (:func:`pull_share`) and multiply the detail gains (capped at :data:`DETAIL_KAPPA_MAX`).  ``bases``: the conditions' base layers
+    when already known (they do not change between sampling steps).
     """
     base_a, base_b = bases if bases is not None else (base_layer(cond_a), base_layer(cond_b))
     det_a, det_b = cond_a - base_a, cond_b - base_b
@@ -205,17 +203,11 @@ def two_scale_mix(gates: Tensor | None, out: Tensor, cond_a: Tensor, cond_b: Ten
         r: Tensor | float = 1.0
     else:
         gates = gates.to(out.dtype)
-        logit_m, g_a, g_b = gates[:, :1], 2 * torch.sigmoid(gates[:, 1:2]), 2 * torch.sigmoid(gates[:, 2:3])
-        if prior is not None:
-            k_a, k_b = resize_kappa(kappa_a, cond_a), resize_kappa(kappa_b, cond_a)
-            base_share, detail_share = (pull_share(w.to(out.dtype), k_a, k_b) for w in prior)
-            logit_m = logit_m + prior_logit(base_share)
-            g_a, g_b = g_a * detail_share, g_b * (1 - detail_share)
-        m = torch.sigmoid(logit_m)
+        m = torch.sigmoid(gates[:, :1])
+        g_a, g_b = 2 * torch.sigmoid(gates[:, 1:2]), 2 * torch.sigmoid(gates[:, 2:3])
         r = torch.sigmoid(gates[:, 3:])
     k_a, k_b = resize_kappa(kappa_a, m), resize_kappa(kappa_b, m)
-    if prior is None or gates is None:
-        m = modulate_mix(m, k_a, k_b)
+    m = pull_share(m, k_a, k_b)
     if k_a is not None:
         g_a = g_a * k_a.clamp(max=DETAIL_KAPPA_MAX)
     if k_b is not None:

@@ -44,8 +44,8 @@ def _check(y: Tensor, name: str, multiple: int) -> None:
 
 def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int,
               rule: str = "fcm", kappa_a: Tensor | None = None, kappa_b: Tensor | None = None,
-              seed: int = 0, noise: Tensor | None = None, restore: float | Tensor = 1.0,
-              adaptive_restore: bool = True) -> Generator[StepInfo, None, Tensor]:
+              seed: int = 0, noise: Tensor | None = None,
+              restore: float = 1.0) -> Generator[StepInfo, None, Tensor]:
     """Fuse two luminance planes with ``steps`` deterministic DDIM steps.
 
     Parameters
@@ -64,12 +64,8 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
     seed:
         Seed of the start noise.
     restore:
-        Restoration strength (scales the network's correction; 1 = as shipped, 0 = fusion only).  When
-        fusing, :meth:`~.network.FusionDiffusionNet.fusion_restore` applies the shipped calibration and the
-        noise-adaptive fade (clean sources are left unrestored), and the two-scale mix takes noisy sources
-        pre-filtered (:meth:`~.network.FusionDiffusionNet.prefilter`) unless ``restore`` is 0.
-    adaptive_restore:
-        Fade the restoration out on sources that measure as clean (False: restore whatever the noise).
+        The user's restoration strength: scales the network's (gated) correction; 1 = as trained, 0 = fusion
+        only.  The network itself decides where and how much to restore (its restoration gate).
     noise:
         The start noise itself (shape of ``y_a``), instead of drawing it from ``seed``; tiles of one
         image get crops of one noise field so that overlapping tiles agree.
@@ -101,47 +97,22 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         elif noise.shape != y_a.shape:
             raise ValueError(f"noise shape {tuple(noise.shape)} differs from the input {tuple(y_a.shape)}")
         x = noise.to(device=device, dtype=torch.float32).contiguous(memory_format=fmt)
-        mix_conds = None
-        if cond_b is not None:
-            # The pre-filtered sources feed the two-scale mix only: the encoder was trained on raw degraded
-            # conditions, and the restoration weight must see the noise that the correction is there to remove.
-            # Both need each source's noise level: measure it once (the edge-aware estimate is not free).
-            restore_off = isinstance(restore, (int, float)) and restore == 0
-            measured = model.saliency_options()["noise_floor"] > 0 and (adaptive_restore or not restore_off)
-            sigmas = model.noise_sigmas(cond_a, cond_b) if measured else None
-            if not restore_off:
-                filtered = model.prefilter(cond_a, cond_b, sigmas=sigmas)
-                mix_conds = None if filtered[0] is cond_a and filtered[1] is cond_b else filtered
-            restore = model.fusion_restore(cond_a, cond_b, restore, adaptive=adaptive_restore, sigmas=sigmas)
         total = len(sampler.timesteps)
-        fixed = None
-        if cond_b is not None and rule == "fcm" and _is_zero(restore):
-            # The correction is off (clean sources or the user's restoration 0): with the prior's mix the
-            # prediction does not depend on the state, so the network is not called (identical result).
-            fixed = model.fixed_mix(cond_a, cond_b, kappa_a=kappa_a, kappa_b=kappa_b, mix_conds=mix_conds)
         graphed = None
-        if fixed is None and cond_b is not None and rule == "fcm" and kappa_a is None and kappa_b is None:
+        if cond_b is not None and rule == "fcm" and kappa_a is None and kappa_b is None:
             t_first = torch.full((y_a.shape[0],), float(sampler.timesteps[0]), device=device)
-            graphed = graphed_denoiser(model, x, t_first, cond_a, cond_b, restore, mix_conds)
+            graphed = graphed_denoiser(model, x, t_first, cond_a, cond_b, restore)
         for i, t in enumerate(sampler.timesteps):
             t_batch = torch.full((y_a.shape[0],), float(t), device=device)
-            if fixed is not None:
-                out = fixed
-            elif graphed is not None:
+            if graphed is not None:
                 out = graphed(x, t_batch)
             else:
                 out = model(x, t_batch, cond_a, cond_b, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b,
-                            restore=restore, mix_conds=mix_conds)
+                            restore=restore)
             result = sampler.step(out, int(t), x)
             x = result.prev_sample
             yield StepInfo(i + 1, total, ((result.pred_x0 + 1) / 2).clamp(0, 1))
         return ((x + 1) / 2).clamp(0, 1).contiguous()
-
-
-def _is_zero(restore: float | Tensor) -> bool:
-    if isinstance(restore, Tensor):
-        return not bool(restore.any())
-    return restore == 0
 
 
 def fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int = 2,

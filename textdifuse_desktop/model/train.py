@@ -4,9 +4,11 @@
   (``degrade_batch``, on the GPU when there is one); the network restores the clean crop from
   ``concat(x_t, degraded)``.  Loss: MSE on the prediction (x0 or v) + a small L1 on the x0 estimate.
   Half of the timesteps are drawn from the few-step inference grids (1, 2, 4, 8 steps), half uniformly.
-* **Stage B** (fusion control): encoder and decoder frozen, only the FCM is trained on the x0 estimate with
-  ``L_int = |x0 - max(a, b)|`` + ``grad_weight * |S(x0) - max(S(a), S(b))|`` (Sobel magnitude); targets
-  from the CLEAN sources, inputs degraded.  The noisy state is the sampler's own: a no-grad rollout of
+* **Stage B** (fusion control): the FCM (per-level gates and the full-resolution pixel gate) is trained on the
+  x0 estimate with ``L_int = |x0 - max(a, b)|`` + ``grad_weight * |S(x0) - max(S(a), S(b))|`` (Sobel magnitude)
+  and optionally an SSIM term; targets from the CLEAN sources, inputs degraded (each source left clean with
+  ``clean_share_b``).  Encoder and decoder stay frozen (the paper) or are fine-tuned at ``finetune_b`` times the
+  learning rate, so that the decoder's correction learns to restore inside the fusion.  The noisy state is the sampler's own: a no-grad rollout of
   0..n-1 DDIM steps from noise, then one graded step (a share of batches uses teacher-forced ``q_sample``).
 
 Run ``python -m textdifuse_desktop.model.train --help`` (the same options as ``textdifuse train``); under
@@ -30,7 +32,6 @@ import torch
 from textdifuse_desktop.model._trainer import Context, Stage, _degrade, fusion_loss
 from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
 from textdifuse_desktop.model.network import count_parameters
-from textdifuse_desktop.model.saliency_prior import prior_fusion
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.train_config import (
     TrainConfig,
@@ -95,17 +96,16 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
     for p in net.parameters():
         p.requires_grad_(False)
     params = net.fcm_parameters()
-    for p in params:
+    slow = net.denoiser_parameters() if cfg.finetune_b > 0 else []
+    for p in params + slow:
         p.requires_grad_(True)
-    stage = Stage("B", ctx, params, cfg.lr_b, cfg.iters_b, cfg.time_budget_b)
+    stage = Stage("B", ctx, params, cfg.lr_b, cfg.iters_b, cfg.time_budget_b, slow, cfg.finetune_b)
     ctx.stages["B"] = stage
     ctx.restore(stage)
-    net.eval()  # frozen parts: GroupNorm only, but keep the convention
+    net.train(cfg.finetune_b > 0)  # GroupNorm only, so the mode changes nothing; keep the convention
     model = ctx.wrap(net)
     sampler = DDIMSampler(prediction_type=cfg.prediction_type)
     rng = np.random.default_rng(cfg.seed + 7 + ctx.rank)
-    if cfg.target_b == "prior" and not getattr(net, "base_shape", None):
-        raise ValueError("--target-b prior needs a two-scale network (--model-config with output two_scale)")
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_b)
@@ -115,12 +115,9 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
         sampler.set_timesteps(n_steps)
         k = int(rng.integers(0, n_steps))
         t_k = int(sampler.timesteps[k])
-        target = None  # the paper's max-intensity / max-gradient targets
-        if cfg.target_b == "prior":
-            target = (prior_fusion(a * 2 - 1, b * 2 - 1, *net.base_shape, **net.saliency_options()) + 1) / 2
         if rng.random() < cfg.teacher_forcing:
             noise = torch.randn(a.shape, device=ctx.device, generator=ctx.generator)
-            start = (torch.maximum(a, b) if target is None else target) * 2 - 1
+            start = torch.maximum(a, b) * 2 - 1
             x = sampler.q_sample(start, torch.full((a.shape[0],), t_k, device=ctx.device), noise)
         else:
             x = torch.randn(a.shape, device=ctx.device, generator=ctx.generator)
@@ -135,7 +132,7 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
         if fidelity:
             out, restoration = out
         x0 = (sampler.predict_x0(out.float(), t_k, x) + 1) / 2
-        loss, parts = fusion_loss(x0, a, b, cfg.grad_weight, cfg.int_weight, target)
+        loss, parts = fusion_loss(x0, a, b, cfg.grad_weight, cfg.int_weight, cfg.ssim_weight)
         if fidelity:
             both_clean = ((cond_a == a * 2 - 1) & (cond_b == b * 2 - 1)).flatten(1).all(1).float()
             per_sample = restoration.float().abs().mean(dim=(1, 2, 3)) / 2  # [-1, 1] -> [0, 1] units

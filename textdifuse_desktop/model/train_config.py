@@ -46,7 +46,8 @@ class TrainConfig:
     rezero_head: bool = False
     reset_pixel_gate: bool = False
     clean_fidelity: float = 0.0
-    target_b: str = "max"
+    ssim_weight: float = 0.0
+    finetune_b: float = 0.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,9 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clean-fidelity", type=float, default=d.clean_fidelity,
                         help="stage B (two-scale): weight of an L1 penalty on the restoration term when both "
                              "sources are clean (clean inputs should pass through the fusion unrestored)")
-    parser.add_argument("--target-b", choices=("max", "prior"), default=d.target_b,
-                        help="stage-B target: 'max' = the paper's max intensity / max gradient of the clean sources; "
-                             "'prior' = the saliency prior's fusion of the clean sources (needs gate_prior)")
+    parser.add_argument("--ssim-weight", type=float, default=d.ssim_weight,
+                        help="stage B: weight of an SSIM term (1 - mean SSIM of the fused x0 to both clean sources)")
+    parser.add_argument("--finetune-b", type=float, default=d.finetune_b,
+                        help="stage B: also train the encoder and decoder at this multiple of --lr-b (0 = frozen, "
+                             "the paper's FCM-only stage)")
     parser.add_argument("--teacher-forcing", type=float, default=d.teacher_forcing)
     parser.add_argument("--rollout-steps", type=lambda s: tuple(int(v) for v in s.split(",")),
                         default=d.rollout_steps, help="comma-separated step counts for stage-B rollouts")
@@ -94,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "gated-residual output)")
     parser.add_argument("--reset-pixel-gate", action="store_true",
                         help="with --init-from: keep the pixel gate's output conv fresh (changing its meaning, "
-                             "e.g. adding a gate prior)")
+                             "e.g. a changed gate design)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

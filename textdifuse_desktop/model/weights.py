@@ -31,10 +31,7 @@ CARD_NAME = "model_card.json"
 ENV_WEIGHTS = "TEXTDIFUSE_WEIGHTS"
 
 
-LEGACY_TWO_SCALE = {"gate_prior": None, "base_radius": 4, "base_passes": 2, "learned_mix": True, "saliency_smooth": 0,
-                    "prior_radius": 45, "prior_full_res": 0, "noisy_smooth": 0, "noisy_denoise": 0, "saturated_flat": 0.0,
-                    "restore_noise_floor": 0.0, "restore_scale": 1.0, "noise_edges": 0.0,
-                    "saliency_radius": 5}
+LEGACY_TWO_SCALE = {"base_radius": 4, "base_passes": 2, "gate_sources": 0}
 
 
 class LoadedModel(NamedTuple):
@@ -150,6 +147,10 @@ def load_model(path: PathLike | None = None, device: str | torch.device = "cpu",
         raise ModelLoadError(f"not a readable safetensors file: {error}", path=weights,
                              hint="re-download the weights") from error
     if isinstance(config, dict):
+        if config.get("gate_prior") or config.get("learned_mix") is False:
+            raise ModelLoadError("these weights were made for the saliency-prior design, which this version no "
+                                 "longer has", path=weights, hint="use the shipped weights or retrain with "
+                                 "`textdifuse train`")
         # Weights saved before an option existed were trained without it.
         config = {"output": "direct", **LEGACY_TWO_SCALE, **config}
     net = build_model(config)

@@ -54,11 +54,6 @@ class FusionPanel(QtWidgets.QWidget):
         self.restore_spin.setValue(1.0)
         self.restore_spin.setToolTip("How strongly the model restores the sources (noise, low light, stripes): "
                                      "1 = as shipped, 0 = fuse only")
-        self.adaptive_check = QtWidgets.QCheckBox("Skip on clean sources")
-        self.adaptive_check.setChecked(True)
-        self.adaptive_check.setToolTip("Fade the restoration out when both sources measure as clean (at most about "
-                                       "3 grey levels of noise), so clean images are fused, not smoothed; untick "
-                                       "to restore regardless")
         self.run_button = QtWidgets.QPushButton("Run fusion")
         self.run_button.setDefault(True)
         self.run_button.setToolTip("Fuse source A and source B (Ctrl+R)")
@@ -77,7 +72,6 @@ class FusionPanel(QtWidgets.QWidget):
         form.addRow("Steps", self.steps_spin)
         form.addRow("Fusion rule", self.rule_combo)
         form.addRow("Restoration", self.restore_spin)
-        form.addRow("", self.adaptive_check)
         form.addRow("Device", self.device_combo)
         form.addRow("Seed", self.seed_spin)
         buttons = QtWidgets.QHBoxLayout()
@@ -104,7 +98,6 @@ class FusionPanel(QtWidgets.QWidget):
             device=self.device_combo.currentData(),
             seed=self.seed_spin.value(),
             restore=self.restore_spin.value(),
-            adaptive_restore=self.adaptive_check.isChecked(),
         )
 
     def set_params(self, params: FusionParams) -> None:
@@ -117,7 +110,6 @@ class FusionPanel(QtWidgets.QWidget):
         self.steps_spin.setValue(params.steps)
         self.seed_spin.setValue(params.seed)
         self.restore_spin.setValue(params.restore)
-        self.adaptive_check.setChecked(params.adaptive_restore)
 
     def set_running(self, running: bool, *, succeeded: bool = False) -> None:
         """Switch the buttons between the idle and the running state."""
@@ -145,6 +137,6 @@ class FusionPanel(QtWidgets.QWidget):
 
     def _on_method_changed(self) -> None:
         uses_model = self.method_combo.currentData() == "textdifuse"
-        for widget in (self.steps_spin, self.rule_combo, self.restore_spin, self.adaptive_check, self.device_combo,
+        for widget in (self.steps_spin, self.rule_combo, self.restore_spin, self.device_combo,
                        self.seed_spin):
             widget.setEnabled(uses_model)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The shipped model's training on one GPU: stage A (restoration diffusion) once, then several stage-B variants
+# (the learned fusion) at once from its weights, then the CUDA speed of one variant.  One command, about 7 min on
+# one H100/H200 with the defaults.
+#
+# Needs: torch, numpy, Pillow, safetensors, scipy, tqdm and the training pack (carry .gpu_data/train_pack.npz; make it
+#   with  python -m textdifuse_desktop.model.pack_data --out .gpu_data/train_pack.npz).
+# Usage:  OUT=/some/dir benchmarks/gpu_fusion_train.sh [--tiny]
+# Env:    BUDGET_A BUDGET_B (seconds), BATCH_A BATCH_B CROP_A CROP_B, INIT (stage-A start weights, "" = fresh),
+#         VARIANTS ("name:arg,arg ..." with ',' for spaces), DEVICE, PYTHON, SPEED_VARIANT
+# Output: $OUT/stage_a.tar, $OUT/<variant>.tar (model.safetensors, model_card.json, losses.jsonl, train.log),
+#         $OUT/summary.txt (the device tool brings back at most 8 files)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+PYTHON=${PYTHON:-python3}
+OUT=${OUT:-runs/gpu}
+PACK=${PACK:-.gpu_data/train_pack.npz}
+INIT=${INIT-models/textdifuse-compact/model.safetensors}
+BUDGET_A=${BUDGET_A:-150}; BUDGET_B=${BUDGET_B:-240}
+BATCH_A=${BATCH_A:-64}; BATCH_B=${BATCH_B:-32}; CROP_A=${CROP_A:-128}; CROP_B=${CROP_B:-128}
+DEVICE=${DEVICE:-auto}
+VARIANTS=${VARIANTS:-"fcm:--finetune-b,0 ft:--finetune-b,0.2 ftssim:--finetune-b,0.2,--ssim-weight,0.5 ftg2:--finetune-b,0.2,--grad-weight,2"}
+SPEED_VARIANT=${SPEED_VARIANT:-ft}
+EXTRA=(); SPEED=(--device cuda)
+if [[ "${1:-}" == "--tiny" ]]; then
+  EXTRA=(--tiny); BUDGET_A=${TINY_BUDGET_A:-3}; BUDGET_B=${TINY_BUDGET_B:-3}; BATCH_A=4; BATCH_B=2; CROP_A=64; CROP_B=64
+  INIT=""; SPEED=(--device cpu --repeats 1)
+fi
+INIT_ARGS=(); [[ -n "$INIT" ]] && INIT_ARGS=(--init-from "$INIT")
+mkdir -p "$OUT"
+$PYTHON -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" | tee "$OUT/summary.txt"
+
+common=(--train-pack "$PACK" --device "$DEVICE" --ckpt-every 100000 --log-every 20 --no-progress "${EXTRA[@]}")
+$PYTHON -m textdifuse_desktop.model.train "${common[@]}" --out "$OUT/stage_a" "${INIT_ARGS[@]}" \
+  --time-budget-a "$BUDGET_A" --iters-b 0 --batch-a "$BATCH_A" --crop-a "$CROP_A" --lr-a 3e-4 \
+  > "$OUT/stage_a.log" 2>&1 || { tail -n 30 "$OUT/stage_a.log" | tee -a "$OUT/summary.txt"; exit 1; }
+cp "$OUT/stage_a.log" "$OUT/stage_a/train.log"
+
+pids=()
+for spec in $VARIANTS; do
+  name=${spec%%:*}; args=${spec#*:}; args=${args//,/ }
+  mkdir -p "$OUT/$name"
+  # shellcheck disable=SC2086
+  $PYTHON -m textdifuse_desktop.model.train "${common[@]}" --out "$OUT/$name" \
+    --init-from "$OUT/stage_a/model.safetensors" --iters-a 0 --time-budget-b "$BUDGET_B" --batch-b "$BATCH_B" \
+    --crop-b "$CROP_B" --lr-b 1e-3 --clean-share-b 0.5 --rollout-steps 1,2 $args > "$OUT/$name/train.log" 2>&1 &
+  pids+=($!)
+done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+if [[ -f "$OUT/$SPEED_VARIANT/model.safetensors" ]]; then
+  $PYTHON benchmarks/model_speed.py --weights "$OUT/$SPEED_VARIANT/model.safetensors" "${SPEED[@]}" 2>&1 \
+    | tee -a "$OUT/summary.txt" || status=1
+fi
+for spec in $VARIANTS; do
+  name=${spec%%:*}
+  { echo "== $name"; tail -n 3 "$OUT/$name/train.log"; tail -n 1 "$OUT/$name/losses.jsonl" || true; } \
+    | tee -a "$OUT/summary.txt"
+  rm -f "$OUT/$name"/resume*  # only the final weights come back
+  tar -C "$OUT" -cf "$OUT/$name.tar" "$name" && rm -rf "${OUT:?}/$name"
+done
+rm -f "$OUT/stage_a"/resume* && tar -C "$OUT" -cf "$OUT/stage_a.tar" stage_a && rm -rf "$OUT/stage_a" "$OUT/stage_a.log"
+exit $status
