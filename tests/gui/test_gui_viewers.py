@@ -101,7 +101,7 @@ def test_window_level_drag_and_presets(make_window) -> None:
     window.apply_preset("all", display.FULL_PRESET)
     low, high = window.panes["b"].plane_image.value_range()
     assert window.panes["b"].window == pytest.approx(((low + high) / 2, high - low))
-    assert display.preset_applies("Brain (C40 W80 HU)", "HU") and not display.preset_applies("PET SUV 0-10", "HU")
+    assert display.preset_applies("Brain (C40 W80 HU)", "HU") and not display.preset_applies(display.SUV_PRESET, "HU")
 
 
 def test_colormaps_builtin_and_mricron_luts(tmp_path) -> None:

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fuse", action="store_true", help="fuse once the sources are open (waits for the result)")
     parser.add_argument("--method", choices=METHODS, help="fusion method for --fuse")
     parser.add_argument("--steps", type=_steps_type(MAX_STEPS), help=f"sampling steps for --fuse (1..{MAX_STEPS})")
+    parser.add_argument("--allow-different-patients", action="store_true",
+                        help="fuse sources of different patients or frames of reference without asking")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the main window")
     parser.add_argument("--size", metavar="WxH", type=_size_type, help="window size, e.g. 1480x860")
     parser.add_argument("--quit", action="store_true", help="exit when done (no dialogs; errors go to stderr)")
@@ -184,6 +186,7 @@ def run_startup(window: Any, args: argparse.Namespace) -> int:
 
 def _run_startup(window: Any, args: argparse.Namespace) -> int:
     ok = True
+    window.allow_different_patients = bool(getattr(args, "allow_different_patients", False))
     if args.demo:
         ok = window.open_demo(args.demo)
     if args.open:

@@ -68,6 +68,7 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
         self.pair_warnings: list[str] = []
         self._sources_token = 0
         self._patients_confirmed: int | None = None  # sources token of a pair the user chose to fuse anyway
+        self.allow_different_patients = False  # --allow-different-patients: never ask
         self.errors_shown: list[BaseException] = []
         self.interactive = True  # False in headless runs (--quit): errors go to stderr, no dialogs
 

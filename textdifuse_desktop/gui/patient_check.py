@@ -8,7 +8,8 @@ values.  "Fuse anyway" fuses deliberately (the check is repeated with
 ``allow_different=True`` and the answer is kept for this pair until new
 sources are opened); "Cancel" starts nothing and leaves the sources, regions
 and any fused result as they were.  Headless runs (``--quit``) never ask:
-the refusal is reported like any other error, as on the command line.
+the refusal is reported like any other error, as on the command line, unless
+``--allow-different-patients`` was given.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def confirm_same_patient(window: Any) -> bool:
     a, b = window.raw.get("a"), window.raw.get("b")
     if not isinstance(a, Image) or not isinstance(b, Image):
         return True  # videos and missing sources carry no patient identity
-    allowed = window._patients_confirmed == window._sources_token
+    allowed = window._patients_confirmed == window._sources_token or bool(window.allow_different_patients)
     try:
         check_same_patient(a, b, allow_different=allowed, registered=False)
     except DifferentPatientsError as error:

@@ -61,7 +61,7 @@ def save_session_as(window: MainWindow, path: str | Path | None = None) -> Path 
 
 
 def open_session(window: MainWindow, path: str | Path | None = None) -> bool:
-    """Ask for a session file (unless given), load its sources, view and regions."""
+    """Ask for a session file (unless given), load its sources, view and regions, and fuse them."""
     from textdifuse_desktop.fusion.request import FusionParams
     from textdifuse_desktop.gui import session_io
 
@@ -95,6 +95,9 @@ def open_session(window: MainWindow, path: str | Path | None = None) -> bool:
     if document.regions is not None:
         window.regions.adopt(document.regions)
     window.statusBar().showMessage(f"Session opened: {path}", 8000)
+    # Show the session's fused result at once, recomputed with its parameters and regions (sessions store no
+    # pixels).  A failure is reported; the session stays open.
+    window.run_fusion(window.fusion_panel.params())
     return True
 
 

@@ -45,7 +45,7 @@ class ViewControlsMixin:
         for pane_key in (PANE_KEYS if key == "all" else (key,)):
             pane = self.panes[pane_key]
             if pane.plane_image is not None:
-                pane.set_window(*display.window_for_preset(preset, pane.plane_image))
+                pane.set_window(*display.window_for_source(preset, pane.source, pane.plane_image))
 
     def reset_view(self) -> None:
         """Fit the images into the panes."""

@@ -3,6 +3,17 @@
 A *window* is ``(center, width)`` in the image's units, as in DICOM
 (WindowCenter/WindowWidth).  Mapping through a window is linear and clipped:
 ``center - width/2`` maps to 0 and ``center + width/2`` to 1.
+
+:func:`display_window` is the window the fusion engine normalises with (the
+file's own window first).  :func:`data_window` is the window a viewer should
+open an image with, taken from the data so that every modality opens
+visible even when the file's window is wrong: PET/SPECT span the 1st to
+99.5th percentile of the voxels inside the body (above
+:data:`BODY_FRACTION` of the robust maximum), CT in HU gets the soft-tissue
+preset, MR its 0.5-99.5 % percentiles; other images keep
+:func:`display_window`.  :func:`suv_range_window` is the "SUV 0 to max"
+preset, its upper end the body's 99.5th percentile rounded up to one
+significant digit.
 """
 
 from __future__ import annotations
@@ -71,6 +82,73 @@ def display_window(image: Image) -> tuple[float, float]:
         if low >= 0 and high <= 255 and high > 1.5:
             return (127.5, 255.0)
     return percentile_window(image.pixels)
+
+
+#: Modalities whose default window comes from the voxels inside the body (PET, SPECT).
+UPTAKE_MODALITIES = ("PT", "NM")
+#: A PET/SPECT voxel below this share of the robust maximum (99.9th percentile) is outside the body.
+BODY_FRACTION = 0.05
+#: Percentiles of the body's voxels spanned by the default PET/SPECT window.
+BODY_PERCENTILES = (1.0, 99.5)
+
+
+def _finite_sample(pixels: np.ndarray, limit: int = 2_000_000) -> np.ndarray:
+    values = np.asarray(pixels).ravel()
+    if values.size > limit:
+        values = values[:: values.size // limit + 1]
+    return values[np.isfinite(values)].astype(np.float64, copy=False)
+
+
+def body_values(pixels: np.ndarray, fraction: float = BODY_FRACTION) -> np.ndarray:
+    """Finite values above ``fraction`` of the robust maximum (the body of a PET/SPECT image).
+
+    Falls back to every finite value when fewer than 1 % of them (or none) are
+    above the threshold, e.g. on an image that is all background.
+    """
+    values = _finite_sample(pixels)
+    if values.size == 0:
+        return values
+    robust_max = float(np.percentile(values, 99.9))
+    body = values[values > fraction * robust_max] if robust_max > 0 else values
+    return body if body.size >= max(1, values.size // 100) else values
+
+
+def body_percentile_window(pixels: np.ndarray, lo_pct: float = BODY_PERCENTILES[0],
+                           hi_pct: float = BODY_PERCENTILES[1]) -> tuple[float, float]:
+    """``(center, width)`` spanning the given percentiles of the body's voxels (see :func:`body_values`)."""
+    body = body_values(pixels)
+    return percentile_window(body, lo_pct, hi_pct) if body.size else (0.5, 1.0)
+
+
+def nice_ceiling(value: float) -> float:
+    """``value`` rounded up to one significant digit (7.2 -> 8, 17.9 -> 20, 0.83 -> 0.9); 1 for <= 0."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    scale = 10.0 ** np.floor(np.log10(value))
+    return float(np.ceil(round(value / scale, 9)) * scale)
+
+
+def suv_range_window(pixels: np.ndarray) -> tuple[float, float]:
+    """The "SUV 0 to max" window: 0 up to the body's 99.5th percentile rounded up (:func:`nice_ceiling`)."""
+    body = body_values(pixels)
+    top = nice_ceiling(float(np.percentile(body, BODY_PERCENTILES[1]))) if body.size else 1.0
+    return (top / 2.0, top)
+
+
+def data_window(image: Image) -> tuple[float, float]:
+    """The window an image should open with, from its data (see the module docstring).
+
+    The file's own window is used only for modalities other than PET, SPECT,
+    CT and MR, where it is usually what the producer chose for display.
+    """
+    modality = str(image.modality or "").upper()
+    if modality in UPTAKE_MODALITIES:
+        return body_percentile_window(image.pixels)
+    if modality == "CT" and image.units == "HU":
+        return WINDOW_PRESETS["soft tissue"]
+    if modality in ("MR", "CT"):
+        return percentile_window(image.pixels)
+    return display_window(image)
 
 
 def normalize_unit(pixels: np.ndarray, lo_pct: float = 0.5, hi_pct: float = 99.5) -> np.ndarray:

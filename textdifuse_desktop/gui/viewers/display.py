@@ -16,8 +16,10 @@ import numpy as np
 from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.imaging.intensity import (
     WINDOW_PRESETS,
+    data_window,
     display_window,
     percentile_window,
+    suv_range_window,
 )
 
 #: Presets offered in the display panel: label -> (center, width, units the preset expects or None).
@@ -26,12 +28,18 @@ PRESETS: dict[str, tuple[float, float, str | None]] = {
     "Soft tissue (C40 W400 HU)": (*WINDOW_PRESETS["soft tissue"], "HU"),
     "Bone (C480 W2500 HU)": (*WINDOW_PRESETS["bone"], "HU"),
     "Lung (C-600 W1500 HU)": (*WINDOW_PRESETS["lung"], "HU"),
-    "PET SUV 0-10": (*WINDOW_PRESETS["PET SUV 0-10"], "SUV"),
 }
 AUTO_PRESET = "Auto (0.5-99.5 %)"
 THERMAL_PRESET = "Thermal auto (2-98 %)"
 FULL_PRESET = "Full range"
-DEFAULT_PRESET = "Image default"
+#: The window an image opens with: from its data (:func:`imaging.intensity.data_window`).
+DEFAULT_PRESET = "Default (from the data)"
+#: The window stored in the file (DICOM WindowCenter/Width...), when it has one.
+FILE_PRESET = "Window in the file"
+#: SUV from 0 to the body's robust maximum, rounded up (follows the data's range).
+SUV_PRESET = "PET SUV 0-max (from the data)"
+#: Presets computed from the data that only make sense in some units.
+DATA_PRESET_UNITS: dict[str, str] = {SUV_PRESET: "SUV"}
 
 
 def is_video(source: Any) -> bool:
@@ -86,12 +94,28 @@ def window_for_preset(preset: str, image: Image) -> tuple[float, float]:
         if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
             return (0.5, 1.0)
         return ((low + high) / 2.0, high - low)
-    return display_window(image)
+    if preset == SUV_PRESET:
+        return suv_range_window(image.pixels)
+    if preset == FILE_PRESET:
+        return display_window(image)
+    return data_window(image)
+
+
+def default_window(source: Any, plane_image: Image) -> tuple[float, float]:
+    """The window a pane opens ``source`` with (:data:`DEFAULT_PRESET`, see :func:`window_for_source`)."""
+    return window_for_source(DEFAULT_PRESET, source, plane_image)
+
+
+def window_for_source(preset: str, source: Any, plane_image: Image) -> tuple[float, float]:
+    """``preset`` applied to what a pane shows: the data-driven presets (default, SUV 0-max) look at the
+    whole volume, so that every slice shares one window; the others, and videos, at the plane on screen."""
+    whole = preset in (DEFAULT_PRESET, SUV_PRESET) and isinstance(source, Image)
+    return window_for_preset(preset, source if whole else plane_image)
 
 
 def preset_applies(preset: str, units: str) -> bool:
     """Whether ``preset`` makes sense for data in ``units`` (HU presets need HU, SUV needs SUV)."""
-    expected = PRESETS.get(preset, (0, 0, None))[2]
+    expected = PRESETS[preset][2] if preset in PRESETS else DATA_PRESET_UNITS.get(preset)
     return expected is None or expected == units
 
 

@@ -176,7 +176,7 @@ class ImagePane(QtWidgets.QWidget):
             self._slice = self.slice_count // 2 if not display.is_video(source) else 0
         self._plane = display.plane(source, self._slice)
         self._stack.setCurrentWidget(self._graphics)
-        self._window = window if window is not None else display.window_for_preset(display.DEFAULT_PRESET, self._plane)
+        self._window = window if window is not None else display.default_window(source, self._plane)
         self._render()
         if not keep_view:
             self.reset_view()

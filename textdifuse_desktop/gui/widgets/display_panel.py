@@ -125,8 +125,8 @@ class DisplayPanel(QtWidgets.QWidget):
     @staticmethod
     def preset_labels() -> list[str]:
         """Every preset label, in menu order."""
-        return [display.DEFAULT_PRESET, display.AUTO_PRESET, display.FULL_PRESET, display.THERMAL_PRESET,
-                *display.PRESETS]
+        return [display.DEFAULT_PRESET, display.FILE_PRESET, display.AUTO_PRESET, display.FULL_PRESET,
+                display.THERMAL_PRESET, *display.PRESETS, display.SUV_PRESET]
 
     # ------------------------------------------------------------- state
     @property
