@@ -109,3 +109,30 @@ def test_headless_refuses_unless_allowed(make_window, answer) -> None:
     window.allow_different_patients = True  # textdifuse-desktop --allow-different-patients
     assert window.run_fusion(FusionParams(method="mean")) and window.wait_for_fusion(30000)
     assert window.result is not None
+
+
+def test_export_of_a_confirmed_mixed_pair_carries_no_patient_identity(make_window, answer, qtbot, tmp_path) -> None:
+    from pathlib import Path
+
+    from pydicom.data import get_testdata_file
+
+    ct = get_testdata_file("CT_small.dcm")
+    pet = Path(__file__).resolve().parents[1] / "data" / "io" / "pet_acrin_flt_breast_slice.dcm"
+    ids = {str(pydicom.dcmread(ct).PatientID), str(pydicom.dcmread(pet).PatientID)}
+    answer.button = QtWidgets.QMessageBox.StandardButton.Yes
+    window = make_window()
+    assert window.open_pair(ct, pet)
+    assert window.run_fusion(FusionParams(method="mean")) and window.wait_for_fusion(30000)
+    assert len(answer.shown) == 1 and window.result is not None
+    dialog = window.make_export_dialog()
+    dialog.set_format("dicom")
+    dialog.set_path(tmp_path / "fused_dicom")
+    dialog.start_export()
+    qtbot.waitUntil(lambda: dialog.export_button.isEnabled(), timeout=60000)
+    assert dialog.written
+    files = [p for p in dialog.written if p.is_file()] or sorted(Path(dialog.written[0]).rglob("*.dcm"))
+    for path in files:
+        written = pydicom.dcmread(path)
+        assert str(written.get("PatientID", "")) not in ids
+        assert str(written.get("PatientName", "")) not in {str(pydicom.dcmread(ct).PatientName)}
+    dialog.deleteLater()

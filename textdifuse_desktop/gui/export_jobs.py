@@ -32,7 +32,10 @@ class ExportRequest:
     video ``mp4``); ``a``/``b`` are the sources as loaded (for provenance,
     the DICOM reference and the never-overwrite check); ``masks``/``names``
     are region masks for DICOM SEG; ``plane`` selects one slice for 2D
-    formats (PNG) when the result is a volume.
+    formats (PNG) when the result is a volume.  ``anonymous`` (sources of
+    different patients fused deliberately) writes the fused image without
+    either patient's identity (a new anonymous study), as the CLI's
+    ``--allow-different-patients`` does.
     """
 
     format: str
@@ -47,6 +50,7 @@ class ExportRequest:
     params: FusionParams = field(default_factory=FusionParams)
     plane: int | None = None
     fps: float = 25.0
+    anonymous: bool = False
 
 
 def source_paths(*sources: Any) -> list[str]:
@@ -96,6 +100,12 @@ def export_job(
 
             image = plane(image, request.plane)
         extra = {"dtype": "uint16"} if fmt == "tiff" else {}  # the dialog promises 16-bit TIFF
+        if request.anonymous:
+            from textdifuse_desktop.io.patient_identity import without_identity
+
+            log.warning("sources of different patients: the export carries no patient identity")
+            image = without_identity(image)
+            reference = without_identity(reference) if reference is not None else None
         out = writers.write_image(image, request.path, format=fmt, inputs=inputs, reference=reference,
                                   deidentify=request.deidentify, description=request.description, **extra)
         written = [Path(p) for p in (out if isinstance(out, (list, tuple)) else [out])]

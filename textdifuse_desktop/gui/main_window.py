@@ -166,7 +166,7 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
                                  b=self.raw["b"] if not isinstance(b, Image) else b,
                                  masks=masks, names=names, deidentify=deidentify,
                                  params=self.result.params if self.result else self.fusion_panel.params(),
-                                 plane=self.panes["fused"].current_slice)
+                                 plane=self.panes["fused"].current_slice, anonymous=self._mixed_patients())
 
         last = getattr(self.settings, "last_export_dir", None)
         dialog = (cls or ExportDialog)(make_request, self.report_error, self,
@@ -174,6 +174,15 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
         dialog.exported.connect(lambda paths: self.statusBar().showMessage(
             strings.STATUS_EXPORTED.format(count=len(paths), path=paths[0] if paths else ""), 10000))
         return dialog
+
+    def _mixed_patients(self) -> bool:
+        """True when the sources as loaded name different patients (an export must then carry neither)."""
+        a, b = self.raw["a"], self.raw["b"]
+        if not isinstance(a, Image) or not isinstance(b, Image):
+            return False
+        from textdifuse_desktop.io.patient_identity import mixed_patient_output
+
+        return mixed_patient_output(a, b)
 
     def save_screenshot(self, path: str | Path) -> Path:
         """Render the whole window to a PNG (atomic write)."""
