@@ -191,3 +191,20 @@ def test_convert_checks_the_output_before_reading(tmp_path, capsys, monkeypatch)
     assert main(["convert", str(tmp_path / "in.dcm"), "-o", str(tmp_path / "out.xyz")]) == 5
     assert main(["convert", str(tmp_path / "in.dcm"), "-o", str(blocker / "out.nii.gz")]) == 5
     assert len(_errors(capsys)) == 2
+
+
+def test_duplicate_filter_lets_each_warning_through_once_per_run() -> None:
+    import logging
+
+    from textdifuse_desktop.cli.main import DuplicateFilter
+
+    duplicates = DuplicateFilter()
+
+    def record(message: str, level: int = logging.WARNING) -> logging.LogRecord:
+        return logging.LogRecord("t", level, __file__, 1, message, (), None)
+
+    assert duplicates.filter(record("B resized"))
+    assert not duplicates.filter(record("B resized"))
+    assert duplicates.filter(record("another"))
+    assert duplicates.filter(record("debug", logging.DEBUG)) and duplicates.filter(record("debug", logging.DEBUG))
+    assert DuplicateFilter().filter(record("B resized"))  # a new run starts afresh

@@ -79,9 +79,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s: %(message)s",
     )
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, DuplicateFilter) for f in handler.filters):
-            handler.addFilter(DuplicateFilter())
+    # One filter per handler (each handler sees every record) and per run (a later run warns afresh).
+    filters = [(handler, DuplicateFilter()) for handler in logging.getLogger().handlers]
+    for handler, duplicates in filters:
+        handler.addFilter(duplicates)
+    try:
+        return _run(args)
+    finally:
+        for handler, duplicates in filters:
+            handler.removeFilter(duplicates)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Call the sub-command; TextDifuseError -> one line and its exit code."""
     try:
         return int(args.func(args) or 0)
     except TextDifuseError as error:
