@@ -25,40 +25,24 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
-from textdifuse_desktop.session.regions import (
-    DEFAULT_KAPPA,
-    KAPPA_RANGE,
-    Region,
-    RegionSet,
+from textdifuse_desktop.gui import regions_panel_layout
+from textdifuse_desktop.gui.regions_panel_layout import (  # noqa: F401 - re-exported
+    CLIP_MISSING_HINT,
+    KAPPA_SCALE,
+    PROPOSALS,
+    TOOLS,
 )
+from textdifuse_desktop.gui.regions_tree import RegionTreeMixin
+from textdifuse_desktop.session.regions import DEFAULT_KAPPA, RegionSet
 
 log = logging.getLogger(__name__)
-
-TOOLS = ("navigate", "brush", "eraser", "box")
-PROPOSALS = {"hot_objects": "Hot objects", "high_uptake": "High uptake"}
-_TOOL_LABELS = {"navigate": "Pan", "brush": "Brush", "eraser": "Eraser", "box": "Box"}
-_TOOL_TIPS = {
-    "navigate": "Pan and zoom the view (no painting)",
-    "brush": "Paint the selected region (drag); one undo step per stroke",
-    "eraser": "Erase from the selected region (drag)",
-    "box": "Drag a box to add it to the selected region",
-}
-CLIP_MISSING_HINT = ("Text prompts need a CLIP checkpoint. Choose one in File \u25b8 Settings\u2026 "
-                     "(\"CLIP checkpoint\"), e.g. an open_clip ViT-B-32 .safetensors or .bin file.")
-_KAPPA_SCALE = 100  # slider units per kappa unit
 
 MaskHandler = Callable[[str], "np.ndarray | None"]
 
 
-def _swatch(color: tuple[int, int, int]) -> QtGui.QIcon:
-    pixmap = QtGui.QPixmap(14, 14)
-    pixmap.fill(QtGui.QColor(*color))
-    return QtGui.QIcon(pixmap)
-
-
-class RegionsPanel(QtWidgets.QWidget):
+class RegionsPanel(RegionTreeMixin, QtWidgets.QWidget):
     """Widget editing a region set (see the module docstring).
 
     Parameters
@@ -99,112 +83,7 @@ class RegionsPanel(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ build
     def _build(self) -> None:
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-
-        self.tree = QtWidgets.QTreeWidget()
-        self.tree.setColumnCount(3)
-        self.tree.setHeaderLabels(["Region", "Favours", "\u03ba"])
-        self.tree.setRootIsDecorated(False)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.DoubleClicked
-                                  | QtWidgets.QAbstractItemView.EditTrigger.EditKeyPressed)
-        self.tree.header().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        self.tree.itemChanged.connect(self._on_item_changed)
-        self.tree.currentItemChanged.connect(self._on_current_changed)
-        layout.addWidget(self.tree, 1)
-
-        row = QtWidgets.QHBoxLayout()
-        self.add_button = QtWidgets.QPushButton("Add")
-        self.add_button.setToolTip("Add an empty region to paint")
-        self.remove_button = QtWidgets.QPushButton("Remove")
-        self.undo_button = QtWidgets.QToolButton()
-        self.redo_button = QtWidgets.QToolButton()
-        self.undo_action = QtGui.QAction("Undo region edit", self)
-        self.undo_action.setShortcut(QtGui.QKeySequence.StandardKey.Undo)
-        self.redo_action = QtGui.QAction("Redo region edit", self)
-        self.redo_action.setShortcut(QtGui.QKeySequence.StandardKey.Redo)
-        for action in (self.undo_action, self.redo_action):
-            action.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.addAction(action)
-        self.undo_button.setDefaultAction(self.undo_action)
-        self.redo_button.setDefaultAction(self.redo_action)
-        self.undo_button.setText("Undo")
-        self.redo_button.setText("Redo")
-        self.add_button.clicked.connect(lambda: self.add_region())
-        self.remove_button.clicked.connect(self.remove_region)
-        self.undo_action.triggered.connect(self.undo)
-        self.redo_action.triggered.connect(self.redo)
-        for widget in (self.add_button, self.remove_button, self.undo_button, self.redo_button):
-            row.addWidget(widget)
-        layout.addLayout(row)
-
-        form = QtWidgets.QFormLayout()
-        self.source_combo = QtWidgets.QComboBox()
-        self.source_combo.setToolTip("The source this region favours in the fused result")
-        self.source_combo.currentIndexChanged.connect(self._on_source_changed)
-        self.kappa_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.kappa_slider.setRange(int(KAPPA_RANGE[0] * _KAPPA_SCALE), int(KAPPA_RANGE[1] * _KAPPA_SCALE))
-        self.kappa_slider.setValue(int(DEFAULT_KAPPA * _KAPPA_SCALE))
-        self.kappa_slider.setToolTip(f"Strength \u03ba ({KAPPA_RANGE[0]}..{KAPPA_RANGE[1]}): 1.0 = no change, "
-                                     "higher favours the region's source more")
-        self.kappa_slider.valueChanged.connect(self._on_kappa_changed)
-        self.kappa_label = QtWidgets.QLabel()
-        kappa_row = QtWidgets.QHBoxLayout()
-        kappa_row.addWidget(self.kappa_slider, 1)
-        kappa_row.addWidget(self.kappa_label)
-        form.addRow("Favours", self.source_combo)
-        form.addRow("Strength", kappa_row)
-        layout.addLayout(form)
-
-        tools = QtWidgets.QHBoxLayout()
-        self.tool_group = QtWidgets.QButtonGroup(self)
-        self.tool_group.setExclusive(True)
-        self.tool_buttons: dict[str, QtWidgets.QToolButton] = {}
-        for name in TOOLS:
-            button = QtWidgets.QToolButton()
-            button.setText(_TOOL_LABELS[name])
-            button.setToolTip(_TOOL_TIPS[name])
-            button.setCheckable(True)
-            self.tool_group.addButton(button)
-            self.tool_buttons[name] = button
-            button.toggled.connect(lambda checked, n=name: checked and self._on_tool(n))
-            tools.addWidget(button)
-        self.tool_buttons["navigate"].setChecked(True)
-        self.brush_spin = QtWidgets.QSpinBox()
-        self.brush_spin.setRange(1, 256)
-        self.brush_spin.setValue(8)
-        self.brush_spin.setSuffix(" px")
-        self.brush_spin.setToolTip("Brush and eraser radius in image pixels")
-        self.brush_spin.valueChanged.connect(lambda v: self.brush_radius_changed.emit(float(v)))
-        tools.addWidget(self.brush_spin)
-        layout.addLayout(tools)
-
-        prompt = QtWidgets.QHBoxLayout()
-        self.prompt_edit = QtWidgets.QLineEdit()
-        self.prompt_edit.setPlaceholderText("Describe a region, e.g. \"person\" or \"tumour\"")
-        self.prompt_edit.returnPressed.connect(self.request_prompt)
-        self.prompt_button = QtWidgets.QPushButton("Find")
-        self.prompt_button.clicked.connect(self.request_prompt)
-        prompt.addWidget(self.prompt_edit, 1)
-        prompt.addWidget(self.prompt_button)
-        layout.addLayout(prompt)
-        self.prompt_hint = QtWidgets.QLabel(CLIP_MISSING_HINT)
-        self.prompt_hint.setWordWrap(True)
-        self.prompt_hint.setStyleSheet("color: #a0a7b4; font-size: small;")
-        layout.addWidget(self.prompt_hint)
-
-        proposals = QtWidgets.QHBoxLayout()
-        self.proposal_buttons: dict[str, QtWidgets.QPushButton] = {}
-        for kind, label in PROPOSALS.items():
-            button = QtWidgets.QPushButton(label)
-            button.clicked.connect(lambda _=False, k=kind: self.request_proposal(k))
-            proposals.addWidget(button)
-            self.proposal_buttons[kind] = button
-        self.proposal_buttons["hot_objects"].setToolTip("Propose regions of warm objects (infrared)")
-        self.proposal_buttons["high_uptake"].setToolTip("Propose regions of high tracer uptake (PET/SPECT)")
-        layout.addLayout(proposals)
-        self._update_source_combo()
+        regions_panel_layout.build(self)
 
     # --------------------------------------------------------------- public
     @property
@@ -362,50 +241,6 @@ class RegionsPanel(QtWidgets.QWidget):
                 self.source_combo.addItem(key if label == key else f"{key} ({label})", key)
             self.source_combo.setCurrentIndex(max(current, 0))
 
-    def _source_text(self, region: Region) -> str:
-        label = self._labels[region.source]
-        return region.source if label == region.source else f"{region.source} {label}"
-
-    def _fill_item(self, item: QtWidgets.QTreeWidgetItem, region: Region) -> None:
-        item.setText(0, region.name)
-        item.setIcon(0, _swatch(region.color))
-        item.setCheckState(0, QtCore.Qt.CheckState.Checked if region.visible else QtCore.Qt.CheckState.Unchecked)
-        item.setText(1, self._source_text(region))
-        item.setText(2, f"{region.kappa:.2f}")
-        item.setToolTip(0, f"{region.name}: made by {region.origin}, {region.pixel_count} pixels; "
-                           "tick to show and apply, double-click to rename")
-
-    def _rebuild(self) -> None:
-        self._updating = True
-        try:
-            current = self.active_index
-            self.tree.clear()
-            flags = (QtCore.Qt.ItemFlag.ItemIsSelectable | QtCore.Qt.ItemFlag.ItemIsEnabled
-                     | QtCore.Qt.ItemFlag.ItemIsEditable | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
-            for region in self._rs or []:
-                item = QtWidgets.QTreeWidgetItem()
-                item.setFlags(flags)
-                self._fill_item(item, region)
-                self.tree.addTopLevelItem(item)
-            if self._rs is not None and len(self._rs):
-                self.tree.setCurrentItem(self.tree.topLevelItem(min(max(current, 0), len(self._rs) - 1)))
-        finally:
-            self._updating = False
-        self._update_editor()
-        self._update_buttons()
-
-    def _refresh_items(self) -> None:
-        if self._rs is None or self.tree.topLevelItemCount() != len(self._rs):
-            self._rebuild()
-            return
-        self._updating = True
-        try:
-            for i, region in enumerate(self._rs):
-                self._fill_item(self.tree.topLevelItem(i), region)
-        finally:
-            self._updating = False
-        self._update_editor()
-
     def _update_editor(self) -> None:
         index = self.active_index
         region = self._rs[index] if self._rs is not None and 0 <= index < len(self._rs) else None
@@ -420,7 +255,7 @@ class RegionsPanel(QtWidgets.QWidget):
             return
         with QtCore.QSignalBlocker(self.source_combo), QtCore.QSignalBlocker(self.kappa_slider):
             self.source_combo.setCurrentIndex(0 if region.source == "A" else 1)
-            self.kappa_slider.setValue(int(round(region.kappa * _KAPPA_SCALE)))
+            self.kappa_slider.setValue(int(round(region.kappa * KAPPA_SCALE)))
         self.kappa_label.setText(f"\u00d7{region.kappa:.2f}")
 
     def _update_buttons(self) -> None:
@@ -434,24 +269,6 @@ class RegionsPanel(QtWidgets.QWidget):
             self._refresh_items()
         self._debounce.start()
 
-    def _on_item_changed(self, item: QtWidgets.QTreeWidgetItem, column: int) -> None:
-        if self._updating or self._rs is None or column != 0:
-            return
-        index = self.tree.indexOfTopLevelItem(item)
-        region = self._rs[index]
-        visible = item.checkState(0) == QtCore.Qt.CheckState.Checked
-        if visible != region.visible:
-            self._rs.set_visible(index, visible)
-        name = item.text(0).strip()
-        if name and name != region.name:
-            self._rs.rename(index, name)
-
-    def _on_current_changed(self, *_: Any) -> None:
-        if self._updating:
-            return
-        self._update_editor()
-        self.active_changed.emit(self.active_index)
-
     def _on_source_changed(self, combo_index: int) -> None:
         index = self.active_index
         if self._rs is not None and index >= 0 and combo_index >= 0:
@@ -460,7 +277,7 @@ class RegionsPanel(QtWidgets.QWidget):
     def _on_kappa_changed(self, value: int) -> None:
         index = self.active_index
         if self._rs is not None and index >= 0:
-            self._rs.set_kappa(index, value / _KAPPA_SCALE)
+            self._rs.set_kappa(index, value / KAPPA_SCALE)
 
     def _on_tool(self, name: str) -> None:
         self.tool_changed.emit(name)
