@@ -137,3 +137,14 @@ def test_run_startup_never_raises(make_window, tmp_path) -> None:
     args = gui_app.build_parser().parse_args(["--open", "a.png", "b.png", "--fuse", "--quit"])
     assert gui_app.run_startup(window, args) == 1
     assert "reader exploded" in str(window.errors_shown[-1])
+
+
+def test_headless_error_is_printed_once(tmp_path, png_pair) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"this is not a PNG")
+    result = _desktop(["--open", str(png_pair[0]), str(broken), "--fuse", "--quit"], tmp_path)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if "broken.png" in line]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    logs = list(Path(tmp_path / "state").rglob("textdifuse-desktop.log"))
+    assert logs and "broken.png" in logs[0].read_text()  # the log file still has it

@@ -119,6 +119,8 @@ def configure_logging(log_dir: Path | None = None, *, debug: bool = False) -> Pa
     console = logging.StreamHandler()
     console.setLevel(logging.DEBUG if debug else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    # Errors the window already shows (dialog, or one "error:" line in headless runs) are not repeated here.
+    console.addFilter(lambda record: not getattr(record, "shown_to_user", False))
     root.addHandler(console)
     return log_file
 

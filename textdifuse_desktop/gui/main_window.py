@@ -204,7 +204,9 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
     def report_error(self, error: BaseException) -> None:
         """Log ``error`` and show it in a dialog with the log file path."""
         self.errors_shown.append(error)
-        log.error("%s", dialogs.error_text(error), exc_info=error if not hasattr(error, "reason") else None)
+        # Marked as shown to the user, so the console log does not print it a second time (gui.app).
+        log.error("%s", dialogs.error_text(error), exc_info=error if not hasattr(error, "reason") else None,
+                  extra={"shown_to_user": True})
         self.statusBar().showMessage(dialogs.error_text(error), 15000)
         if self.interactive:
             dialogs.show_error(self, error, self.log_file)
