@@ -71,7 +71,7 @@ def test_cli_evaluate_errors(tmp_path: Path, rng: np.random.Generator, capsys: p
     d = _make(tmp_path, rng)
     code = main(["evaluate", str(d["ir"]), str(d["vi"]), str(d["fusedA"]), "--reference-a", str(d["cleanA"]),
                  "-o", str(tmp_path / "r")])
-    assert code == 3
+    assert code == 2  # usage error: the two flags go together
     assert "--reference-b" in capsys.readouterr().err
     code = main(["evaluate", str(d["ir"]), str(tmp_path / "nope"), str(d["fusedA"]), "-o", str(tmp_path / "r")])
     assert code == 3

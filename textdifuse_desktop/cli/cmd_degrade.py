@@ -53,13 +53,14 @@ def run(args: argparse.Namespace) -> int:
     """Degrade every image of ``args.src_dir``; returns 0."""
 
     from textdifuse_desktop.errors import (
-        ImageDataError,
         OverwriteInputError,
         ReadError,
+        UsageError,
         WriteError,
     )
     from textdifuse_desktop.imaging.degrade import degrade, file_rng
     from textdifuse_desktop.io.writers.atomic import atomic_file, check_not_input
+    from textdifuse_desktop.io.writers.dispatch import check_output_folder
 
     src, dst = Path(args.src_dir).expanduser().resolve(), Path(args.output).expanduser().resolve()
     if not src.is_dir():
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         raise OverwriteInputError("refusing to write into the source folder", path=args.output,
                                   hint="choose an output folder outside SRC_DIR")
     if args.max_ops < 1:
-        raise ImageDataError(f"--max-ops must be at least 1, got {args.max_ops}")
+        raise UsageError(f"--max-ops must be at least 1, got {args.max_ops}")
+    check_output_folder(dst)  # an unwritable output is refused before any image is degraded
     files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
     if not files:
         raise ReadError("holds no PNG/JPEG/BMP/TIFF images", path=src, hint=f"supported: {', '.join(SUFFIXES)}")

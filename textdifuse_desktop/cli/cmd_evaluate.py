@@ -38,13 +38,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the report, print the Markdown table; 0 if at least one image was evaluated."""
-    from textdifuse_desktop.errors import ImageDataError
+    from textdifuse_desktop.errors import ImageDataError, UsageError
+    from textdifuse_desktop.io.writers.dispatch import check_output_folder
     from textdifuse_desktop.metrics.evaluation import default_jobs, evaluate_folders
     from textdifuse_desktop.metrics.report import markdown_text, write_report
 
     if (args.reference_a is None) != (args.reference_b is None):
-        raise ImageDataError("--reference-a and --reference-b must be given together",
-                             hint="pass both clean source folders, or neither")
+        raise UsageError("--reference-a and --reference-b must be given together",
+                         hint="pass both clean source folders, or neither")
+    check_output_folder(args.output)  # before the (slow) evaluation, not after
     result = evaluate_folders(
         args.a_dir, args.b_dir, args.fused_dirs, names=args.names,
         reference_a=args.reference_a, reference_b=args.reference_b,

@@ -208,12 +208,13 @@ def _fuse_folders(args: argparse.Namespace) -> int:
     from textdifuse_desktop.errors import TextDifuseError, WriteError
     from textdifuse_desktop.fusion.pairs import match_pairs
     from textdifuse_desktop.io.writers.atomic import check_not_input
-    from textdifuse_desktop.io.writers.dispatch import check_output
+    from textdifuse_desktop.io.writers.dispatch import check_output, check_output_folder
 
     check_not_input(args.output, [args.a, args.b])
     out_dir: Path = args.output
     if out_dir.exists() and not out_dir.is_dir():
         raise WriteError("the output must be a folder when A and B are folders", path=out_dir)
+    check_output_folder(out_dir)
     fmt = check_output(out_dir / f"probe{FOLDER_SUFFIX[args.format or 'png']}", args.format or "png")
     pairs, notes = match_pairs(args.a, args.b)
     for note in notes:

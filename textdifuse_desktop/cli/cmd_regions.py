@@ -95,14 +95,12 @@ def run(args: argparse.Namespace) -> int:
     from textdifuse_desktop.imaging.align import align_pair
     from textdifuse_desktop.imaging.image import Image
     from textdifuse_desktop.io import read_image
-    from textdifuse_desktop.io.writers.atomic import check_not_input
+    from textdifuse_desktop.io.writers.dispatch import check_output_folder
 
     if not (args.propose or args.prompt):
         raise UsageError("nothing to do", hint="give --propose hot|uptake and/or --prompt TEXT")
     out: Path = args.output
-    check_not_input(out, [args.a, args.b], folder=True)
-    if out.exists() and not out.is_dir():
-        raise UsageError("the output must be a folder", path=out, hint="choose a folder name")
+    check_output_folder(out, inputs=[args.a, args.b])  # before reading and proposing
     options: dict[str, Any] = {}
     if args.frame is not None:
         options["frame"] = args.frame

@@ -63,8 +63,8 @@ def check_output(path: PathLike, format: str | None = None, *, inputs: Sequence[
 
     Checks, without writing anything that stays: the format is known (from
     ``format`` or the suffix), the path is not one of ``inputs``, and the
-    nearest existing folder on the way to ``path`` is a folder in which a
-    file can be created (a probe file is created and removed at once).
+    nearest existing folder on the way to ``path`` is a folder in which an
+    entry can be created (a probe folder is created and removed at once).
 
     Raises
     ------
@@ -77,6 +77,27 @@ def check_output(path: PathLike, format: str | None = None, *, inputs: Sequence[
     path = Path(path).expanduser()
     fmt = _normalise_format(format, path)
     check_not_input(path, inputs)
+    _check_writable_parent(path)
+    return fmt
+
+
+def check_output_folder(path: PathLike, *, inputs: Sequence[PathLike] = ()) -> None:
+    """Validate an output *folder* before any computation (reports, region sets, degraded copies).
+
+    Raises WriteError when ``path`` is an existing file, lies under a file,
+    or its nearest existing folder cannot be written; OverwriteInputError
+    when it is, or contains, an input.
+    """
+    path = Path(path).expanduser()
+    check_not_input(path, inputs, folder=True)
+    if path.exists() and not path.is_dir():
+        raise WriteError("the output must be a folder, but a file of that name exists", path=path,
+                         hint="choose another name")
+    _check_writable_parent(path / "probe")
+
+
+def _check_writable_parent(path: Path) -> None:
+    """The nearest existing folder on the way to ``path`` must accept a new entry (probed, then removed)."""
     ancestor = path.absolute().parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -93,7 +114,6 @@ def check_output(path: PathLike, format: str | None = None, *, inputs: Sequence[
                          hint=cause.hint or "choose a folder you can write to") from error
     with contextlib.suppress(OSError):
         probe.rmdir()
-    return fmt
 
 
 def input_paths(image: Image, reference: Image | None, inputs: Sequence[PathLike]) -> list[str]:
