@@ -156,3 +156,19 @@ def test_volume_default_window_is_shared_by_all_slices(make_window) -> None:
     window = make_window()
     window.set_sources(volume, make_volume(shape=(6, 24, 32), units="SUV", modality="PT", seed=2))
     assert window.panes["a"].window == data_window(volume)
+
+
+def test_run_for_new_sources_while_the_old_job_stops(make_window, qtbot, tmp_path, sleepy_backend) -> None:
+    window = make_window()
+    window.open_demo("ir_vis")
+    window.controller.backend = sleepy_backend(steps=20, delay=0.05)
+    with qtbot.waitSignal(window.controller.progress, timeout=10000):
+        window.run_fusion(FusionParams(method="textdifuse", steps=20))
+    window.open_pair(*_pair(tmp_path / "next", (40, 50), 3))
+    assert window.controller.is_running  # the old job is still stopping
+    assert window.run_fusion(FusionParams(method="mean"))  # e.g. a reopened session's own fusion
+    with qtbot.waitSignal(window.fusion_done, timeout=20000) as blocker:
+        pass
+    assert blocker.args[0].params.method == "mean"
+    assert window.panes["fused"].image is blocker.args[0].image
+    assert blocker.args[0].image.grid_shape[1:] == (40, 50)

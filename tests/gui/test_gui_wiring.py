@@ -197,3 +197,17 @@ def test_every_menu_action_reacts(make_window, monkeypatch) -> None:
         QtWidgets.QApplication.processEvents()
     assert window.raw["a"] is not None  # the demo actions opened a pair
     assert window.isVisible()
+
+
+def test_high_uptake_on_pet_volumes_makes_3d_regions(make_window, qtbot) -> None:
+    from gui_helpers import make_volume
+
+    pet = make_volume(shape=(6, 32, 40), units="SUV", modality="PT")
+    pet.pixels[:] = np.clip(pet.pixels / 100.0 + 1.0, 0, None)  # body about 1 SUV, a block at 9 SUV
+    mr = make_volume(shape=(6, 32, 40), units="", modality="MR", seed=4)
+    window = make_window()
+    window.set_sources(mr, pet)
+    qtbot.mouseClick(window.regions.panel.proposal_buttons["high_uptake"], QtCore.Qt.MouseButton.LeftButton)
+    region_set = window.regions.region_set
+    assert len(region_set) == 1 and region_set[0].source == "B"
+    assert region_set[0].mask.shape == (6, 32, 40) and region_set[0].mask[:, 6:14, 8:20].all()

@@ -35,6 +35,7 @@ class FusionControlsMixin:
     fusion_done: Any
     _sources_token: int
     preload_worker: Any = None
+    _pending_request: Any = None  # (request, token) waiting for the previous sources' job to stop
 
     def build_request(self, params: FusionParams | None = None) -> FusionRequest:
         """The FusionRequest for the current sources (the current frame for videos) and regions."""
@@ -67,6 +68,11 @@ class FusionControlsMixin:
             return False
         token = (self._sources_token, self.panes["a"].current_slice if self._is_video() else None)
         label = strings.METHOD_LABELS.get(request.params.method, request.params.method)
+        if self.controller.is_running and self._is_stale():
+            # The job of the previous sources is stopping (cancelled when they were replaced): start after it.
+            self._pending_request = (request, token)
+            self.statusBar().showMessage(strings.STATUS_WAITING_FOR_STOP.format(method=label))
+            return True
         self.statusBar().showMessage(strings.STATUS_FUSING.format(method=label))
         return self.controller.run(request, token)
 
@@ -118,6 +124,14 @@ class FusionControlsMixin:
         self.fusion_panel.set_running(running, succeeded=self.result is not None)
         self.actions.run.setEnabled(not running)
         self.actions.cancel.setEnabled(running)
+        if running or self._pending_request is None:
+            return
+        pending, self._pending_request = self._pending_request, None
+        if pending[1][0] == self._sources_token:
+            request, token = pending
+            label = strings.METHOD_LABELS.get(request.params.method, request.params.method)
+            self.statusBar().showMessage(strings.STATUS_FUSING.format(method=label))
+            self.controller.run(request, token)
 
     def _is_stale(self) -> bool:
         """True when the job reporting belongs to sources that have been replaced since it started."""

@@ -63,6 +63,7 @@ NOTHING_TO_EXPORT = "Nothing to export yet: run a fusion first (Fusion \u25b8 Ru
 STATUS_READY = "Ready. Open two sources or try Help \u25b8 Open demo."
 STATUS_LOADED = "Loaded {slot}: {name} ({desc})"
 STATUS_FUSING = "Fusing with {method}\u2026"
+STATUS_WAITING_FOR_STOP = "Fusing with {method} as soon as the previous sources' fusion has stopped\u2026"
 STATUS_FUSED = "Fused with {method} in {seconds:.2f} s on {device}"
 STATUS_CACHED = "Shown from cache: {method} (same parameters as before)"
 STATUS_CANCELLED = "Fusion cancelled."
