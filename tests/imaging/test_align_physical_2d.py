@@ -15,7 +15,9 @@ def _dicom_2d(pixels: np.ndarray, spacing: float, origin=(0.0, 0.0), frame: str 
     """A 2D image as the DICOM reader gives it: RAS affine from spacing and origin, a header."""
     affine = np.diag([spacing, spacing, 5.0, 1.0])
     affine[:2, 3] = origin
-    provenance = Provenance(source_paths=(f"s{spacing}.dcm",), dicom_headers=(Dataset(),),
+    header = Dataset()
+    header.PixelSpacing = [spacing, spacing]
+    provenance = Provenance(source_paths=(f"s{spacing}.dcm",), dicom_headers=(header,),
                             frame_of_reference_uid=frame)
     return Image(pixels.astype(np.float32), "YX", affine, provenance=provenance)
 
@@ -66,5 +68,12 @@ def test_same_frame_without_overlap_is_refused() -> None:
 def test_plain_2d_files_are_still_resized() -> None:
     a = Image(np.zeros((20, 30), np.float32))
     b = Image(np.ones((10, 15), np.float32))
+    _, b_on_a, warnings = align_pair(a, b)
+    assert b_on_a.pixels.shape == (20, 30) and any("resized" in w for w in warnings)
+
+
+def test_dicom_without_pixel_spacing_is_resized_like_a_raster() -> None:
+    a = _dicom_2d(np.zeros((20, 30)), 0.5)
+    b = Image(np.ones((10, 15), np.float32), provenance=Provenance(dicom_headers=(Dataset(),)))
     _, b_on_a, warnings = align_pair(a, b)
     assert b_on_a.pixels.shape == (20, 30) and any("resized" in w for w in warnings)

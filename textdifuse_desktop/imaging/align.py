@@ -114,8 +114,17 @@ def align_pair(a: Image, b: Image, *, register: bool = False) -> tuple[Image, Im
 
 
 def _has_pixel_spacing(image: Image) -> bool:
-    """A 2D image whose affine comes from DICOM headers (PixelSpacing, orientation)."""
-    return bool(image.provenance.dicom_headers) and not image.axes.startswith(("T", "Z"))
+    """A 2D image whose affine comes from DICOM headers that state a pixel spacing.
+
+    DICOM without PixelSpacing (many Secondary Captures, scanned films) has
+    no physical scale and is resized like any raster image.
+    """
+    headers = image.provenance.dicom_headers
+    if not headers or image.axes.startswith(("T", "Z")):
+        return False
+    header = headers[0]
+    return any(hasattr(header, keyword) for keyword in
+               ("PixelSpacing", "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"))
 
 
 def _fmt(spacing: tuple[float, ...]) -> str:
