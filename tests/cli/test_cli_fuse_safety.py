@@ -6,6 +6,7 @@ nothing here needs ../shared or the model (classical methods only).
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,10 @@ def test_allowed_different_patients_give_an_anonymous_new_study(tmp_path, caplog
     assert d.SOPClassUID == dc.SC_IMAGE_STORAGE and d.Modality == "OT" and d.RescaleType == "US"
     assert (d.Rows, d.Columns) == (64, 64)
     assert "centre on centre" in caplog.text and "no patient identity" in caplog.text
+    tool = shutil.which("dciodvfy")
+    if tool:  # dicom3tools is optional: the object is still checked above without it
+        result = subprocess.run([tool, str(out)], capture_output=True, text=True, timeout=60)
+        assert not [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
 
 
 def test_same_patient_fusion_keeps_the_study_and_keep_units_writes_hu(tmp_path) -> None:
