@@ -211,3 +211,42 @@ def test_high_uptake_on_pet_volumes_makes_3d_regions(make_window, qtbot) -> None
     region_set = window.regions.region_set
     assert len(region_set) == 1 and region_set[0].source == "B"
     assert region_set[0].mask.shape == (6, 32, 40) and region_set[0].mask[:, 6:14, 8:20].all()
+
+
+_INPUT_SIGNALS = {
+    QtWidgets.QComboBox: ("currentIndexChanged(int)", "activated(int)", "currentTextChanged(QString)"),
+    QtWidgets.QAbstractSpinBox: ("valueChanged(int)", "valueChanged(double)", "editingFinished()"),
+    QtWidgets.QSlider: ("valueChanged(int)", "sliderMoved(int)"),
+    QtWidgets.QLineEdit: ("returnPressed()", "textChanged(QString)", "editingFinished()"),
+}
+
+
+def _nudge(control: QtWidgets.QWidget) -> None:
+    if isinstance(control, QtWidgets.QComboBox):
+        control.setCurrentIndex((control.currentIndex() + 1) % control.count())
+    elif isinstance(control, QtWidgets.QAbstractSpinBox):
+        step = control.singleStep()
+        control.setValue(control.value() + step if control.value() + step <= control.maximum()
+                         else control.value() - step)
+    else:
+        raise AssertionError(f"no way to change {control!r}")
+
+
+def test_every_panel_control_is_connected_or_read_by_the_fusion_parameters(make_window) -> None:
+    """Input controls either have a slot or are read when fusing: changing them changes the parameters."""
+    window = make_window()
+    window.open_demo("ir_vis")
+    panel = window.fusion_panel
+    read_on_demand = []
+    for cls, signatures in _INPUT_SIGNALS.items():
+        for control in window.findChildren(cls):
+            if control.objectName().startswith("qt_") or type(control) is QtWidgets.QScrollBar:
+                continue
+            if sum(_receivers(control, s) for s in signatures) > 0:
+                continue
+            assert panel.isAncestorOf(control), f"unconnected control {control!r} ({control.toolTip()!r})"
+            before = panel.params()
+            _nudge(control)
+            assert panel.params() != before, f"{control!r} changes no fusion parameter"
+            read_on_demand.append(control)
+    assert len(read_on_demand) >= 5  # steps, rule, restoration, device, seed
