@@ -7,6 +7,8 @@
 #   benchmarks/run_comparison.sh roadscene ../shared/data/ir_vis/roadscene/ir ../shared/data/ir_vis/roadscene/vi ir vis -- max mean laplacian guided
 #   benchmarks/run_comparison.sh mri_pet ../shared/data/medical/harvard/mri_pet/mri ../shared/data/medical/harvard/mri_pet/pet mri pet \
 #       ../shared/data/medical/harvard/mri_pet/splits/test.txt -- max mean laplacian guided textdifuse
+# Method restore_guided is the restore-then-fuse baseline (bm3d + tone curve per source, then the guided
+# filter: benchmarks/restore_then_fuse.py, needs the `bench` extra); every other name is `textdifuse fuse --method`.
 set -euo pipefail
 SET=$1 A=$2 B=$3 MA=$4 MB=$5; shift 5
 NAMES=""; if [ "$1" != "--" ]; then NAMES=$1; shift; fi; shift
@@ -24,7 +26,12 @@ done
 for cond in clean degraded; do
   fused=()
   for m in "${METHODS[@]}"; do
-    "$BIN/textdifuse" fuse "$WORK/$cond/a" "$WORK/$cond/b" -o "$WORK/$cond/fused/$m" --method "$m" --quiet
+    if [ "$m" = restore_guided ]; then
+      "$BIN/python" "$(dirname "$0")/restore_then_fuse.py" "$WORK/$cond/a" "$WORK/$cond/b" -o "$WORK/$cond/fused/$m" \
+          --modality-a "$MA" --modality-b "$MB" --quiet
+    else
+      "$BIN/textdifuse" fuse "$WORK/$cond/a" "$WORK/$cond/b" -o "$WORK/$cond/fused/$m" --method "$m" --quiet
+    fi
     fused+=("$WORK/$cond/fused/$m")
   done
   ref=(); [ "$cond" = degraded ] && ref=(--reference-a "$WORK/clean/a" --reference-b "$WORK/clean/b")
