@@ -255,7 +255,8 @@ def run_fusion(
         if pair.chroma is not None and params.restore > 0:
             # The network restores luminance; the colour source's chroma gets the same noise removed along the
             # restored structure (imaging/chroma.py), so a noisy visible frame does not come back noisy in colour.
-            pair = replace(pair, chroma=restore_chroma(pair.chroma, fused * np.float32(255.0)))
+            # Guided by the unmodulated fusion, so that regions change nothing outside their mask.
+            pair = replace(pair, chroma=restore_chroma(pair.chroma, base * np.float32(255.0)))
         backend = runner.backend
         warnings.extend(runner.warnings)
         sampler_config = dict(getattr(backend, "sampler_config", {}) or {})
