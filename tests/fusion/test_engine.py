@@ -200,3 +200,22 @@ def test_background_empty_in_both_sources_stays_black(rng, pixel_backend) -> Non
     fused = result.image.pixels
     assert (fused[1:, :10] == 0).all()
     assert (fused[:, 10:20] > a.pixels[:, 10:20] - 1).all() and fused[:, 10:20].mean() > a.pixels[:, 10:20].mean()
+
+
+def test_pet_reaches_the_model_through_its_body_window_not_the_header_window(rng) -> None:
+    """A PET whose file window (17.9 / 32.3 SUV) is far wider than its data (max 7.2) must not reach the model
+    nearly black; two sources sharing one window (kept units) keep it."""
+    from textdifuse_desktop.fusion._sources import prepare_pair
+
+    yy, xx = np.mgrid[:48, :48]
+    body = ((yy - 24) ** 2 + (xx - 24) ** 2) < 400
+    suv = np.where(body, 1.0 + rng.random((48, 48)), 0.0).astype(np.float32)
+    suv[20:26, 20:26] = 7.2  # a lesion
+    pet = Image(suv, modality="PT", units="SUV", window=(17.9, 32.3))
+    mr = Image(rng.uniform(0, 400, (48, 48)).astype(np.float32), modality="MR")
+    pair = prepare_pair(mr, pet)
+    assert pair.yb[0][20:26, 20:26].mean() > 0.95 and np.median(pair.yb[0][body]) > 0.05  # header window: 0
+    assert pair.yb[0][~body].max() == 0.0  # background stays black
+    shared = (4.0, 8.0)
+    kept = prepare_pair(pet.with_pixels(suv, window=shared), pet.with_pixels(suv * 0.5, window=shared))
+    assert kept.windows["a"] == kept.windows["b"] == shared

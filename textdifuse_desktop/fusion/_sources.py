@@ -2,10 +2,15 @@
 
 Intensity convention (documented for users in the result metadata):
 
-* Each source is mapped to the model's [0, 1] range through its display
-  window: ``image.window`` when set, otherwise the full 0..255 range for
-  8-bit-looking data without units, otherwise a 0.5-99.5 % percentile
-  window (:func:`textdifuse_desktop.imaging.intensity.display_window`).
+* Each source is mapped to the model's [0, 1] range through its fusion
+  window (:func:`fusion_window`): for PET and SPECT the body's 1-99.5 %
+  percentile window (:func:`~textdifuse_desktop.imaging.intensity.body_percentile_window`;
+  the file's own window is often far wider than the data, and the uptake
+  would reach the model nearly black); otherwise the display window:
+  ``image.window`` when set, the full 0..255 range for 8-bit-looking data
+  without units, else a 0.5-99.5 % percentile window
+  (:func:`textdifuse_desktop.imaging.intensity.display_window`).  Two sources
+  sharing one window (kept units, :func:`shared_unit_window`) keep it.
   Values outside the window are clipped.
 * Colour sources are windowed per channel to 0..255 and split into Y/CbCr
   (full-range BT.601); only Y is fused.  The chroma of the colour source
@@ -35,7 +40,12 @@ import numpy as np
 
 from textdifuse_desktop.errors import GeometryError, ImageDataError
 from textdifuse_desktop.imaging.image import Image
-from textdifuse_desktop.imaging.intensity import display_window, window_to_unit
+from textdifuse_desktop.imaging.intensity import (
+    UPTAKE_MODALITIES,
+    body_percentile_window,
+    display_window,
+    window_to_unit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +109,22 @@ def _split(image: Image, window: tuple[float, float]) -> tuple[np.ndarray, np.nd
     return y, ycc[..., 1:]
 
 
+def fusion_window(image: Image) -> tuple[float, float]:
+    """The (centre, width) window that maps ``image`` to the model's [0, 1] input (see the module docstring)."""
+    if str(image.modality or "").upper() in UPTAKE_MODALITIES and not image.has_channels:
+        return body_percentile_window(image.pixels)
+    return display_window(image)
+
+
 def prepare_pair(a: Image, b: Image) -> PreparedPair:
     """Check and convert two sources on one grid into luminance stacks in [0, 1]."""
     from textdifuse_desktop.imaging.color import chroma_source
 
     check_sources(a, b)
-    wa, wb = display_window(a), display_window(b)
+    if a.window is not None and a.window == b.window:
+        wa = wb = a.window  # one shared window (kept units): the result maps back through it
+    else:
+        wa, wb = fusion_window(a), fusion_window(b)
     ya, ca = _split(a, wa)
     yb, cb = _split(b, wb)
     which = chroma_source(a, b)
