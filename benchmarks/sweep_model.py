@@ -34,8 +34,9 @@ METRICS = ("EN", "AG", "SD", "SCD", "VIF", "Qabf", "SSIM", "MI")
 def _model(loaded, a: np.ndarray, b: np.ndarray, steps: int, rule: str) -> np.ndarray:
     ya, (h, w) = pad_to_multiple(torch.from_numpy(a / 255.0).float()[None, None], loaded.net.multiple)
     yb, _ = pad_to_multiple(torch.from_numpy(b / 255.0).float()[None, None], loaded.net.multiple)
-    out = fuse(loaded.net, loaded.sampler, ya, yb, steps=steps, rule=rule)
-    return np.clip(np.round(out[0, 0, :h, :w].numpy() * 255.0), 0, 255).astype(np.uint8)
+    out = fuse(loaded.net, loaded.sampler, ya, yb, steps=steps, rule=rule)[0, 0, :h, :w].numpy()
+    out = np.where((a <= 0) & (b <= 0), 0.0, out)  # the engine's rule: where both sources are black, so is the result
+    return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
 
 
 def _classical(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:

@@ -117,3 +117,16 @@ def test_saliency_prior_weights_are_refused(tmp_path: Path) -> None:
     save_model(net, DDIMSampler().config, path)
     with pytest.raises(ModelLoadError, match="saliency-prior design"):
         load_model(path, "cpu")
+
+
+def test_saved_weights_follow_the_umask(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "w" / "model.safetensors"
+        save_model(build_model(tiny_config()), DDIMSampler().config, path)
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o644 and ((path.parent / "model_card.json").stat().st_mode & 0o777) == 0o644
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temporary file left

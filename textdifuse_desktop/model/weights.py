@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -60,17 +60,21 @@ def sha256_of(path: PathLike) -> str:
 
 
 def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    # A temporary name next to ``path``, renamed on success, with the permissions the user's umask gives (safetensors
+    # and mkstemp create 0600 files).  Not io.writers.atomic: training runs on machines without the DICOM stack that
+    # the io package imports.
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
     try:
-        write(tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(str(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except OSError as error:
         raise WriteError(f"cannot write: {error}", path=path) from error
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
 
 
 def save_model(net: FusionDiffusionNet, sampler_config: dict[str, Any], path: PathLike,
