@@ -80,7 +80,7 @@ class AppSettings:
     """
 
     device: str = "auto"
-    default_steps: int = 2
+    default_steps: int = 1
     default_method: str = "textdifuse"
     clip_checkpoint: str | None = None
     recent_files: list[str] = field(default_factory=list)

@@ -114,4 +114,4 @@ def test_settings_dialog_cancel_changes_nothing(qtbot, tmp_path, monkeypatch):
     qtbot.addWidget(dialog)
     dialog.steps_spin.setValue(50)
     dialog.reject()
-    assert settings.default_steps == 2 and not (tmp_path / "settings.json").exists()
+    assert settings.default_steps == 1 and not (tmp_path / "settings.json").exists()

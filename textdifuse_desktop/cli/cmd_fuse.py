@@ -49,7 +49,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="output file, or folder when A and B are folders of pairs")
     parser.add_argument("--method", choices=METHODS, default="textdifuse", help="fusion method (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=2, help="diffusion sampling steps (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=1, help="diffusion sampling steps (default: %(default)s)")
     parser.add_argument("--rule", choices=RULES, default="fcm", help="feature fusion rule (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the start noise (default: %(default)s)")

@@ -65,7 +65,7 @@ class FusionParams:
     """
 
     method: str = MODEL_METHOD
-    steps: int = 2
+    steps: int = 1
     rule: str = "fcm"
     device: str = "auto"
     seed: int = 0

@@ -97,7 +97,7 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
         self.regions = RegionsBridge(self)
         if settings is not None:
             self.fusion_panel.set_params(FusionParams(method=getattr(settings, "default_method", "textdifuse"),
-                                                      steps=getattr(settings, "default_steps", 2),
+                                                      steps=getattr(settings, "default_steps", 1),
                                                       device=getattr(settings, "device", "auto")))
 
         self.readout = QtWidgets.QLabel("")

@@ -115,7 +115,7 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         return ((x + 1) / 2).clamp(0, 1).contiguous()
 
 
-def fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int = 2,
+def fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int = 1,
          **kwargs: object) -> Tensor:
     """Run :func:`iter_fuse` to the end and return the fused Y."""
     gen = iter_fuse(model, sampler, y_a, y_b, steps=steps, **kwargs)  # type: ignore[arg-type]
