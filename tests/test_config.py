@@ -65,7 +65,7 @@ def test_bad_entries_fall_back_one_by_one():
                                 "recent_files": "nope", "future_key": 1, "schema_version": 5}))
     with pytest.warns(RuntimeWarning, match="device"):
         settings = load_settings()
-    assert settings.device == "auto" and settings.default_steps == 2 and settings.recent_files == []
+    assert settings.device == "auto" and settings.default_steps == 1 and settings.recent_files == []
     assert settings.default_method == "mean"
 
 
