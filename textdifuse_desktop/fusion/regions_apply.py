@@ -16,9 +16,10 @@ context margin) is re-fused, and the change it makes there,
 ``blend * (modulated - plain)`` of the crop, is added to the full plain
 result.  This is an approximation (the network sees less context, as with
 tiling), exact outside the feathered regions.  The default 96 px margin covers
-the saliency prior's guided filters: with 32 px the cropped change differed
-from the full one by 19.6 grey levels inside an IR/VIS region, with 96 px 1.2
-(``benchmarks/bench_region_refuse.py``).
+the network's receptive field and the two-scale base layers; it was chosen with
+the retired saliency-prior design (with 32 px the cropped change differed from
+the full one by 19.6 grey levels inside an IR/VIS region, with 96 px 1.2;
+re-measure with ``benchmarks/bench_region_refuse.py``).
 """
 
 from __future__ import annotations
