@@ -95,13 +95,19 @@ def test_no_finished_status_next_to_an_empty_pane(make_window, qtbot, tmp_path) 
     assert window.fusion_panel.progress.value() < window.fusion_panel.progress.maximum()
 
 
-def test_result_of_replaced_sources_is_dropped(make_window, qtbot, tmp_path, sleepy_backend) -> None:
+def _new_pair_while_fusing(make_window, qtbot, tmp_path, sleepy_backend):
+    """A window whose slow diffusion run on the demo pair is under way when a new pair is opened."""
     window = make_window()
     window.open_demo("ir_vis")
     window.controller.backend = sleepy_backend(steps=20, delay=0.05)
     with qtbot.waitSignal(window.controller.progress, timeout=10000):
         window.run_fusion(FusionParams(method="textdifuse", steps=20))
     window.open_pair(*_pair(tmp_path / "next", (40, 50), 3))
+    return window
+
+
+def test_result_of_replaced_sources_is_dropped(make_window, qtbot, tmp_path, sleepy_backend) -> None:
+    window = _new_pair_while_fusing(make_window, qtbot, tmp_path, sleepy_backend)
     assert window.wait_for_fusion(20000)
     qtbot.wait(50)
     assert window.result is None and window.panes["fused"].image is None
@@ -159,12 +165,7 @@ def test_volume_default_window_is_shared_by_all_slices(make_window) -> None:
 
 
 def test_run_for_new_sources_while_the_old_job_stops(make_window, qtbot, tmp_path, sleepy_backend) -> None:
-    window = make_window()
-    window.open_demo("ir_vis")
-    window.controller.backend = sleepy_backend(steps=20, delay=0.05)
-    with qtbot.waitSignal(window.controller.progress, timeout=10000):
-        window.run_fusion(FusionParams(method="textdifuse", steps=20))
-    window.open_pair(*_pair(tmp_path / "next", (40, 50), 3))
+    window = _new_pair_while_fusing(make_window, qtbot, tmp_path, sleepy_backend)
     assert window.controller.is_running  # the old job is still stopping
     assert window.run_fusion(FusionParams(method="mean"))  # e.g. a reopened session's own fusion
     with qtbot.waitSignal(window.fusion_done, timeout=20000) as blocker:

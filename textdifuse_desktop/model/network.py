@@ -115,6 +115,12 @@ class FusionDiffusionNet(nn.Module):
         """Per-level features of one source (condition ``cond``) on the noisy state ``x_t``."""
         return self.encoder(x_t, cond, t)
 
+    def encode_pair(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        """Both sources' feature pyramids on the shared state, in one batched encoder pass (faster than two)."""
+        feats = self.encode(torch.cat([x_t, x_t]), torch.cat([cond_a, cond_b]), torch.cat([t, t]))
+        feats_a, feats_b = zip(*(f.chunk(2) for f in feats))
+        return list(feats_a), list(feats_b)
+
     def fuse_features(self, feats_a: list[Tensor], feats_b: list[Tensor], t: Tensor, *, rule: str = "fcm",
                       kappa_a: Tensor | None = None, kappa_b: Tensor | None = None) -> list[Tensor]:
         """Fuse two feature pyramids level by level with ``rule``; kappa maps multiply the gates."""
@@ -170,10 +176,8 @@ class FusionDiffusionNet(nn.Module):
         if cond_b is None:
             out = self.decode(self.encode(x_t, cond_a, t), t)
             return cond_a + restore * out if self.residual_output else out
-        # One batched encoder pass for both sources is faster than two calls.
-        feats = self.encode(torch.cat([x_t, x_t]), torch.cat([cond_a, cond_b]), torch.cat([t, t]))
-        feats_a, feats_b = zip(*(f.chunk(2) for f in feats))
-        fused = self.fuse_features(list(feats_a), list(feats_b), t, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b)
+        feats_a, feats_b = self.encode_pair(x_t, t, cond_a, cond_b)
+        fused = self.fuse_features(feats_a, feats_b, t, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b)
         out = self.decode(fused, t)
         if not self.residual_output:
             return out
@@ -212,8 +216,7 @@ class FusionDiffusionNet(nn.Module):
         """The learned (base) pixel mix weight of source A, for inspection; needs a residual output design."""
         if t.ndim == 0:
             t = t.expand(x_t.shape[0])
-        feats = self.encode(torch.cat([x_t, x_t]), torch.cat([cond_a, cond_b]), torch.cat([t, t]))
-        feats_a, feats_b = zip(*(f.chunk(2) for f in feats))
+        feats_a, feats_b = self.encode_pair(x_t, t, cond_a, cond_b)
         return torch.sigmoid(self.pixel_gates(feats_a, feats_b, t, cond_a, cond_b)[:, :1])
 
     def fcm_parameters(self) -> list[nn.Parameter]:
