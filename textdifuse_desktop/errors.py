@@ -9,7 +9,8 @@ of text; the GUI shows them in a dialog.
 Exit codes: 2 invalid arguments (argparse and :class:`UsageError`),
 3 unreadable input, 4 geometry (including sources of different patients),
 5 write, 6 model weights, 7 optional feature off, 8 device, 9 session,
-130 cancelled; 1 only for an unclassified :class:`TextDifuseError`.
+10 network (PACS / DICOMweb), 130 cancelled; 1 only for an unclassified
+:class:`TextDifuseError`.
 """
 
 from __future__ import annotations
@@ -117,6 +118,24 @@ class SessionError(TextDifuseError, ValueError):
     """A session file is unreadable or refers to missing sources."""
 
     exit_code = 9
+
+
+class NetworkError(TextDifuseError, OSError):
+    """A PACS or DICOMweb server could not be reached or answered with an error or with something not DICOM."""
+
+    exit_code = 10
+
+
+class AssociationRejectedError(NetworkError):
+    """The PACS refused the DICOM association (often a wrong called or calling AE title)."""
+
+
+class RemoteStatusError(NetworkError):
+    """The server answered a request with a failure status; the message names the instance and the code."""
+
+
+class TransferCancelled(FusionCancelled):
+    """The user cancelled a network query, retrieve or send (the association was aborted)."""
 
 
 class UsageError(TextDifuseError, ValueError):
