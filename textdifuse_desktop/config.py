@@ -70,7 +70,13 @@ class AppSettings:
     default_method:
         ``"textdifuse"`` or a classical rule.
     clip_checkpoint:
-        Path of an open_clip checkpoint enabling text prompts, or None.
+        Path of an open_clip checkpoint file for text prompts, or None
+        (then the standard weights below are used).
+    clip_model, clip_pretrained:
+        The open_clip architecture and pretrained tag of the standard
+        weights used for text prompts (fetched once, with consent).
+    clip_allow_download:
+        True: the CLI may fetch those weights without ``--allow-download``.
     recent_files:
         Most recent first, at most :data:`MAX_RECENT_FILES`.
     log_dir:
@@ -83,6 +89,9 @@ class AppSettings:
     default_steps: int = 1
     default_method: str = "textdifuse"
     clip_checkpoint: str | None = None
+    clip_model: str = "ViT-B-32"
+    clip_pretrained: str = "laion2b_s34b_b79k"
+    clip_allow_download: bool = False
     recent_files: list[str] = field(default_factory=list)
     log_dir: str | None = None
     last_export_dir: str | None = None
@@ -157,6 +166,18 @@ def _optional_path(value: Any) -> str | None:
     return value
 
 
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a name, got {value!r}")
+    return value.strip()
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
+
+
 def _recent(value: Any) -> list[str]:
     if not isinstance(value, list):
         raise TypeError("expected a list of paths")
@@ -168,6 +189,9 @@ _VALIDATORS = {
     "default_steps": _steps,
     "default_method": _method,
     "clip_checkpoint": _optional_path,
+    "clip_model": _name,
+    "clip_pretrained": _name,
+    "clip_allow_download": _flag,
     "recent_files": _recent,
     "log_dir": _optional_path,
     "last_export_dir": _optional_path,
