@@ -31,13 +31,13 @@ def _modules(subpackage: str) -> list[Path]:
     return sorted((PACKAGE / subpackage).rglob("*.py")) if subpackage else sorted(PACKAGE.glob("*.py"))
 
 
-@pytest.mark.parametrize("sub", ["", "imaging", "io", "metrics", "model", "fusion", "session", "cli"])
+@pytest.mark.parametrize("sub", ["", "imaging", "io", "metrics", "model", "fusion", "session", "net", "cli"])
 def test_no_qt_outside_gui(sub: str) -> None:
     offenders = [str(p) for p in _modules(sub) if _imports(p) & QT_MODULES]
     assert not offenders, f"Qt imported outside gui/: {offenders}"
 
 
-@pytest.mark.parametrize("sub", ["", "imaging", "io", "metrics", "session"])
+@pytest.mark.parametrize("sub", ["", "imaging", "io", "metrics", "session", "net"])
 def test_no_torch_in_core(sub: str) -> None:
     offenders = [str(p) for p in _modules(sub) if _imports(p) & TORCH_MODULES]
     assert not offenders, f"torch imported in the torch-free core: {offenders}"
@@ -51,7 +51,7 @@ def test_cli_imports_torch_only_lazily() -> None:
 def test_core_import_does_not_load_torch_or_qt() -> None:
     code = (
         "import sys, textdifuse_desktop.io, textdifuse_desktop.imaging, textdifuse_desktop.metrics, "
-        "textdifuse_desktop.session, textdifuse_desktop.cli.main as m; m.build_parser();"
+        "textdifuse_desktop.session, textdifuse_desktop.net.service, textdifuse_desktop.cli.main as m; m.build_parser();"
         "bad = [n for n in ('torch', 'PySide6', 'pyqtgraph') if n in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
