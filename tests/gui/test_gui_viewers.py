@@ -55,6 +55,7 @@ def test_crosshair_and_readout_in_every_pane_with_units(make_window) -> None:
     pet = make_volume(units="SUV", modality="PT", seed=1)
     pet.pixels[:] = 2.5
     window.set_sources(ct, pet)
+    window.planes.set_mode("single")  # the classic one-slice view (volumes open in three planes)
     a, b = window.panes["a"], window.panes["b"]
     a.cursor_moved.emit((10.2, 8.7))  # inside the bright block
     assert a._vline.isVisible() and b._vline.isVisible()
@@ -70,6 +71,7 @@ def test_crosshair_and_readout_in_every_pane_with_units(make_window) -> None:
 def test_slices_linked_with_keyboard_and_slider(make_window) -> None:
     window = make_window()
     window.set_sources(make_volume(), make_volume(seed=2))
+    window.planes.set_mode("single")  # the classic one-slice view (volumes open in three planes)
     a, b = window.panes["a"], window.panes["b"]
     assert a.slice_count == 5 and a.current_slice == 2
     a.setFocus()

@@ -108,6 +108,9 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
         self.play_timer.timeout.connect(self._on_play_tick)
         self.actions = build_menus(self)
         self._connect()
+        from textdifuse_desktop.gui.planes_controls import PlanesController
+
+        self.planes = PlanesController(self)  # volumes in axial, coronal and sagittal planes, one world crosshair
 
     # ------------------------------------------------------------- construction
     def _add_dock(self, title: str, widget: QtWidgets.QWidget, name: str) -> QtWidgets.QDockWidget:

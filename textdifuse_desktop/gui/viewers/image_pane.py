@@ -12,7 +12,9 @@ Public API used by other widgets (e.g. the regions overlay) - keep it stable:
 * ``pane.source`` - what was loaded (Image or lazy video sequence);
 * ``pane.current_slice`` (int) and the signal ``slice_changed(int)``;
 * signals ``cursor_moved(object)`` (``(x, y)`` in pixels or None),
-  ``window_changed(float, float)``, ``files_dropped(list)``, ``activated()``.
+  ``window_changed(float, float)``, ``files_dropped(list)``, ``activated()``;
+* volumes can also be shown as three planes (``set_planes_mode``, ``world_point``,
+  ``set_world_point`` and the signal ``world_picked(object)``; see :mod:`.pane_planes`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from textdifuse_desktop.gui import strings
 from textdifuse_desktop.gui.viewers import display
 from textdifuse_desktop.gui.viewers.colormaps import lookup_table
+from textdifuse_desktop.gui.viewers.pane_input import PaneInputMixin
+from textdifuse_desktop.gui.viewers.pane_planes import PanePlanesMixin
+from textdifuse_desktop.gui.viewers.windowing import WindowingViewBox
 from textdifuse_desktop.imaging.image import Image
 
 log = logging.getLogger(__name__)
@@ -35,26 +40,7 @@ _HEADER_STYLE = "QLabel { background: #20242b; color: #d8dee9; padding: 3px 6px;
 _FOOTER_STYLE = "QLabel { background: #20242b; color: #a3be8c; padding: 2px 6px; font-family: monospace; }"
 
 
-class WindowingViewBox(pg.ViewBox):
-    """A ViewBox whose right-button drag changes window/level instead of zooming.
-
-    Horizontal motion changes the width (contrast), vertical motion the
-    centre (brightness), as in ITK-SNAP and 3D Slicer.  Left drag pans and
-    the wheel zooms, as usual.
-    """
-
-    sig_window_drag = QtCore.Signal(float, float)  # dx, dy in screen pixels since the last event
-
-    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
-        if ev.button() == QtCore.Qt.MouseButton.RightButton:
-            ev.accept()
-            delta = ev.pos() - ev.lastPos()
-            self.sig_window_drag.emit(float(delta.x()), float(delta.y()))
-            return
-        super().mouseDragEvent(ev, axis)
-
-
-class ImagePane(QtWidgets.QWidget):
+class ImagePane(PaneInputMixin, PanePlanesMixin, QtWidgets.QWidget):
     """A titled view of one display source (see the module docstring for the public API)."""
 
     slice_changed = QtCore.Signal(int)
@@ -62,6 +48,8 @@ class ImagePane(QtWidgets.QWidget):
     window_changed = QtCore.Signal(float, float)
     files_dropped = QtCore.Signal(list)
     activated = QtCore.Signal()
+    world_picked = QtCore.Signal(object)  # RAS mm picked in a plane of a volume (gui.viewers.pane_planes)
+    plane_range_changed = QtCore.Signal(str, object)  # plane, [[x0, x1], [y0, y1]] after a user pan/zoom
 
     def __init__(self, slot: str, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -75,6 +63,7 @@ class ImagePane(QtWidgets.QWidget):
         self._overlay_source: Any = None
         self._overlay_window: tuple[float, float] | None = None
         self._caption: str | None = None
+        self._init_planes()
         self.setAcceptDrops(True)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
 
@@ -170,6 +159,7 @@ class ImagePane(QtWidgets.QWidget):
             self.image_item.clear()
             self._stack.setCurrentWidget(self._hint)
             self._footer.setText(" ")
+            self._reset_planes()
             self._update_header()
             return
         if not keep_view and self.slice_count > 1:
@@ -180,6 +170,9 @@ class ImagePane(QtWidgets.QWidget):
         self._render()
         if not keep_view:
             self.reset_view()
+            self._reset_planes()
+        else:
+            self._update_planes_page()
         self._update_header()
 
     def set_caption(self, caption: str | None) -> None:
@@ -192,6 +185,11 @@ class ImagePane(QtWidgets.QWidget):
         if self.source is None:
             return
         index = int(min(max(index, 0), max(self.slice_count - 1, 0)))
+        if self.uses_planes and self.geometry is not None and self._world is not None:
+            voxel = self.geometry.world_to_voxel(self._world)
+            voxel[2] = index  # the classic slice axis is the array's first (k)
+            self.world_picked.emit(self.geometry.voxel_to_world(voxel))
+            return
         if index == self._slice and self._plane is not None:
             return
         self._slice = index
@@ -228,6 +226,9 @@ class ImagePane(QtWidgets.QWidget):
 
     def set_crosshair(self, pos: tuple[float, float] | None) -> None:
         """Show the crosshair at ``(x, y)`` pixels (None hides it) and update the read-out."""
+        if self.uses_planes:  # the planes' crosshair is the shared world point (set_world_point)
+            self._render_planes()
+            return
         visible = pos is not None and self._plane is not None and self.crosshair_enabled
         self._vline.setVisible(visible)
         self._hline.setVisible(visible)
@@ -265,9 +266,13 @@ class ImagePane(QtWidgets.QWidget):
             self.image_item.setImage(grey, levels=(center - width / 2, center + width / 2),
                                      lut=lookup_table(self._colormap), autoLevels=False)
         self._render_overlay()
+        if self.uses_planes:
+            self._render_planes()
 
     def _render_overlay(self) -> None:
         source = self._overlay_source
+        if self.uses_planes:
+            self._render_plane_overlays()
         if source is None or self._plane is None:
             self.overlay_item.setVisible(False)
             return
@@ -281,7 +286,7 @@ class ImagePane(QtWidgets.QWidget):
     def _update_header(self) -> None:
         text = self.title
         if self.source is not None:
-            if self.slice_count > 1:  # before the name, which may be elided
+            if self.slice_count > 1 and not self.uses_planes:  # before the name, which may be elided
                 kind = "frame" if display.is_video(self.source) or self.source.axes[0] == "T" else "slice"
                 text += f"  [{kind} {self._slice + 1}/{self.slice_count}]"
             name = self._caption or _source_name(self.source)
@@ -289,57 +294,6 @@ class ImagePane(QtWidgets.QWidget):
                 text += f"  \u2014  {name}"
         self._header.setText(text)
         self._header.setToolTip(text)
-
-    # ------------------------------------------------------------- events
-    def _on_window_drag(self, dx: float, dy: float) -> None:
-        if self._plane is None or display.rgb_planes(self._plane):
-            return
-        center, width = self._window
-        low, high = self._plane.value_range()
-        scale = max(high - low, 1e-3) / 400.0  # full data range over ~400 screen pixels
-        self.set_window(center - dy * scale, max(width + dx * scale, scale))
-
-    def _on_mouse_moved(self, scene_pos: QtCore.QPointF) -> None:
-        if self._plane is None:
-            return
-        if not self.view_box.sceneBoundingRect().contains(scene_pos):
-            self.cursor_moved.emit(None)
-            return
-        point = self.view_box.mapSceneToView(scene_pos)
-        self.cursor_moved.emit((float(point.x()), float(point.y())))
-
-    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
-        steps = {
-            QtCore.Qt.Key.Key_PageUp: 1, QtCore.Qt.Key.Key_Up: 1, QtCore.Qt.Key.Key_Right: 1,
-            QtCore.Qt.Key.Key_PageDown: -1, QtCore.Qt.Key.Key_Down: -1, QtCore.Qt.Key.Key_Left: -1,
-        }
-        key = event.key()
-        if key in steps and self.slice_count > 1:
-            self.set_slice(self._slice + steps[key])
-        elif key == QtCore.Qt.Key.Key_Home and self.slice_count > 1:
-            self.set_slice(0)
-        elif key == QtCore.Qt.Key.Key_End and self.slice_count > 1:
-            self.set_slice(self.slice_count - 1)
-        else:
-            super().keyPressEvent(event)
-
-    def _on_clicked(self, _event: Any) -> None:
-        self.setFocus(QtCore.Qt.FocusReason.MouseFocusReason)
-        self.activated.emit()
-
-    def focusInEvent(self, event: QtGui.QFocusEvent) -> None:
-        self.activated.emit()
-        super().focusInEvent(event)
-
-    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QtGui.QDropEvent) -> None:
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.files_dropped.emit(paths)
 
 
 def _source_name(source: Any) -> str:
