@@ -5,6 +5,7 @@ The file is a zip archive::
     session.json            schema_version, sources, fusion parameters, view state
     regions/regions.json    the region list (see :mod:`.region_io`)
     regions/mask_*.png|.nii.gz
+    result/fused.npy|.json  the fused result as it was on screen (optional; see :mod:`.result_io`)
 
 Sources are referenced by path (absolute, plus relative to the session file
 so that a project folder can be moved as a whole), never copied.  Loading
@@ -29,9 +30,11 @@ from typing import Any
 from textdifuse_desktop import __version__
 from textdifuse_desktop._typing import PathLike
 from textdifuse_desktop.errors import SessionError, WriteError
+from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.io.writers.atomic import atomic_file, check_not_input
 from textdifuse_desktop.session.region_io import regions_from_files, regions_to_files
 from textdifuse_desktop.session.regions import RegionSet
+from textdifuse_desktop.session.result_io import result_from_files, result_to_files
 from textdifuse_desktop.session.view_state import ViewState
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ SESSION_SUFFIX = ".tdfsession"
 _FORMAT = "textdifuse-session"
 _INDEX = "session.json"
 _REGIONS_DIR = "regions/"
+_RESULT_DIR = "result/"
 
 #: ``MIGRATIONS[n]`` upgrades the parsed ``session.json`` of version ``n`` to ``n + 1``.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -97,6 +101,9 @@ class SessionDocument:
         The region set, or None.
     notes:
         Free text.
+    fused, fused_record:
+        The fused result shown when the session was saved (or None) and the record of how it was
+        made (``FusionResult.record()``), so that reopening shows it exactly without fusing again.
     """
 
     sources: dict[str, SourceRef] = field(default_factory=dict)
@@ -104,6 +111,8 @@ class SessionDocument:
     view_state: ViewState = field(default_factory=ViewState)
     regions: RegionSet | None = None
     notes: str = ""
+    fused: Image | None = None
+    fused_record: dict[str, Any] = field(default_factory=dict)
 
     # ----------------------------------------------------------- editing
     def set_source(self, role: str, path: PathLike, **options: Any) -> None:
@@ -144,6 +153,7 @@ class SessionDocument:
             "fusion_params": self.fusion_params,
             "view_state": self.view_state.to_dict(),
             "has_regions": self.regions is not None,
+            "has_result": self.fused is not None,
             "notes": self.notes,
         }
 
@@ -164,6 +174,7 @@ class SessionDocument:
         except (TypeError, ValueError) as error:
             raise WriteError(f"the session holds a value that cannot be saved: {error}", path=path) from error
         region_files = regions_to_files(self.regions) if self.regions is not None else {}
+        result_files = result_to_files(self.fused, self.fused_record) if self.fused is not None else {}
         with atomic_file(path) as tmp:
             with zipfile.ZipFile(tmp, "w") as archive:
                 archive.writestr(_INDEX, index, compress_type=zipfile.ZIP_DEFLATED)
@@ -171,6 +182,8 @@ class SessionDocument:
                     # PNG and .nii.gz are already compressed.
                     method = zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED
                     archive.writestr(_REGIONS_DIR + name, data, compress_type=method)
+                for name, data in result_files.items():
+                    archive.writestr(_RESULT_DIR + name, data, compress_type=zipfile.ZIP_DEFLATED)
         log.info("saved session %s", path)
         return path
 
@@ -207,6 +220,9 @@ class SessionDocument:
                 regions = None
                 if data.get("has_regions") and _REGIONS_DIR + "regions.json" in names:
                     regions = regions_from_files(lambda name: archive.read(_REGIONS_DIR + name), path)
+                fused, fused_record = None, {}
+                if data.get("has_result"):
+                    fused, fused_record = result_from_files(lambda name: _member(archive, _RESULT_DIR + name), path)
         except zipfile.BadZipFile as error:
             raise SessionError("the session file is corrupt or not a session", path=path) from error
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -214,6 +230,7 @@ class SessionDocument:
         except OSError as error:
             raise SessionError(f"cannot read the session: {error}", path=path) from error
         document = cls._from_dict(data, path, regions)
+        document.fused, document.fused_record = fused, fused_record
         for role, new_path in (relocate or {}).items():
             document.relocate(role, new_path)
         if check_sources:
@@ -244,3 +261,11 @@ class SessionDocument:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise SessionError(f"session.json is malformed: {error}", path=path) from error
+
+
+def _member(archive: zipfile.ZipFile, name: str) -> bytes:
+    """``archive.read(name)``, with a missing member reported as a KeyError naming it."""
+    try:
+        return archive.read(name)
+    except KeyError:
+        raise KeyError(name) from None

@@ -29,6 +29,17 @@ def _pair(value: Any) -> tuple[float, float] | None:
         return None
 
 
+def _triple(value: Any) -> tuple[float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        x, y, z = (float(v) for v in value)
+    except (TypeError, ValueError):
+        log.warning("ignoring malformed point in the view state: %r", value)
+        return None
+    return (x, y, z)
+
+
 @dataclass
 class PaneView:
     """State of one image pane.
@@ -104,6 +115,11 @@ class ViewState:
         GUI-specific name.
     active_region:
         Index of the region selected in the regions panel, or None.
+    crosshair:
+        World point (RAS mm) of the crosshair shared by the planes of volumes, or None.
+    planes:
+        How volumes are shown: ``"single"`` (one slice) or a three-plane arrangement
+        (``"3x1"``, ``"1x3"``, ``"2x2"``); empty when unknown (older sessions).
     extra:
         Anything else (JSON-serialisable).
     """
@@ -114,6 +130,8 @@ class ViewState:
     link_cursor: bool = True
     overlay_mode: str = "none"
     active_region: int | None = None
+    crosshair: tuple[float, float, float] | None = None
+    planes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +143,8 @@ class ViewState:
             "link_cursor": self.link_cursor,
             "overlay_mode": self.overlay_mode,
             "active_region": self.active_region,
+            "crosshair": list(self.crosshair) if self.crosshair is not None else None,
+            "planes": self.planes,
             "extra": dict(self.extra),
         }
 
@@ -141,5 +161,7 @@ class ViewState:
             link_cursor=bool(data.get("link_cursor", True)),
             overlay_mode=str(data.get("overlay_mode") or "none"),
             active_region=int(active) if isinstance(active, int) else None,
+            crosshair=_triple(data.get("crosshair")),
+            planes=str(data.get("planes") or ""),
             extra=dict(data.get("extra") or {}),
         )
