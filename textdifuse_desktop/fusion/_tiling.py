@@ -172,24 +172,29 @@ def run_tiled(
     tile: int = 512,
     overlap: int | None = None,
     preview: bool = False,
+    noise: np.ndarray | None = None,
 ) -> Generator[Tick, None, np.ndarray]:
     """Fuse ``(N, H, W)`` stacks, tiling planes larger than ``tile``.
 
     Yields one :class:`Tick` per backend step per tile; returns the fused
     ``(N, H, W)`` float32 stack.  With tiling, previews show the blended
-    canvas after each finished tile (unfinished areas are 0).
+    canvas after each finished tile (unfinished areas are 0).  ``noise``
+    (``(N, H, W)``, for backends with ``start_noise``) is the start noise to
+    use instead of the backend's own draw (the engine gives every slice of a
+    volume the same plane).
     """
     n, h, w = ya.shape
     multiple = backend.multiple
     tile = effective_tile(tile, multiple)
     if tile == 0 or (h <= tile and w <= tile):
-        return (yield from _run_padded(backend, ya, yb, ka, kb, preview))
+        return (yield from _run_padded(backend, ya, yb, ka, kb, preview, noise))
     overlap = tile_overlap(tile, multiple) if overlap is None else overlap
     ys, xs = tile_spans(h, tile, overlap, multiple), tile_spans(w, tile, overlap, multiple)
     canvas = np.zeros((n, h, w), dtype=np.float32)
     weight = np.zeros((h, w), dtype=np.float32)
     # One noise field for the whole plane: overlapping tiles start from the same noise, so they agree.
-    noise = backend.start_noise((n, h, w)) if hasattr(backend, "start_noise") else None
+    if noise is None and hasattr(backend, "start_noise"):
+        noise = backend.start_noise((n, h, w))
     log.debug("tiling %dx%d into %dx%d tiles of %d (overlap %d)", h, w, len(ys), len(xs), tile, overlap)
     for y0, th in ys:
         wy = _ramp_1d(th, overlap, y0 > 0, y0 + th < h)

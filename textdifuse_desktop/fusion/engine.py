@@ -48,8 +48,12 @@ from textdifuse_desktop.fusion.request import (
 
 log = logging.getLogger(__name__)
 
-#: Pixels per mini-batch of slices (volumes are fused a few slices at a time).
+#: Pixels per mini-batch of slices on an accelerator (volumes are fused a few slices at a time).
 BATCH_PIXELS = 1 << 20
+#: Pixels per mini-batch on the CPU: two 256x256 slices run at the best throughput on 2 cores (one alone is
+#: about half as fast, 16 no faster), and a batch takes about as long as one slice alone, so cancel and
+#: progress come every ~0.5 s (benchmarks/bench_volume_fusion.py).
+CPU_BATCH_PIXELS = 1 << 17
 #: Smallest tile tried after running out of memory, before falling back to the CPU.
 MIN_TILE = 128
 
@@ -87,7 +91,7 @@ class _Runner:
         self.params = params
         self.cancel = cancel
         self.tile = params.tile
-        self.batch_pixels = BATCH_PIXELS
+        self.batch_pixels = _batch_pixels(backend)
         self.passes = passes
         self.done = 0
         self.total = 0
@@ -102,14 +106,22 @@ class _Runner:
         return batch, ticks
 
     def fuse(
-        self, ya: np.ndarray, yb: np.ndarray, ka: np.ndarray | None, kb: np.ndarray | None, label: str, preview: bool
+        self,
+        ya: np.ndarray,
+        yb: np.ndarray,
+        ka: np.ndarray | None,
+        kb: np.ndarray | None,
+        label: str,
+        preview: bool,
+        partial: bool = False,
     ) -> Generator[Progress, None, np.ndarray]:
+        """Fuse ``(N, H, W)`` stacks; with ``partial``, a volume's finished slices are reported as they come."""
         while True:
             batch, ticks = self._plan(ya.shape)
             self.total = max(self.total, self.done + ticks * self.passes)
             start_done = self.done
             try:
-                return (yield from self._fuse_batches(ya, yb, ka, kb, batch, label, preview))
+                return (yield from self._fuse_batches(ya, yb, ka, kb, batch, label, preview, partial))
             except OutOfDeviceMemory as error:
                 message = self._shrink_after_oom(ya.shape, error)
             self.done = start_done
@@ -126,7 +138,7 @@ class _Runner:
             from textdifuse_desktop.fusion._model_backend import cpu_fallback
 
             self.backend = cpu_fallback(self.backend, self.params.weights)  # type: ignore[arg-type]
-            self.tile, self.batch_pixels = self.params.tile, BATCH_PIXELS
+            self.tile, self.batch_pixels = self.params.tile, _batch_pixels(self.backend)
             message = f"{error}; falling back to the CPU"
         log.warning(message)
         self.warnings.append(message)
@@ -141,9 +153,12 @@ class _Runner:
         batch: int,
         label: str,
         preview: bool,
+        partial: bool = False,
     ) -> Generator[Progress, None, np.ndarray]:
         n = ya.shape[0]
-        out = np.empty_like(ya)
+        out = np.zeros_like(ya)
+        empty = (ya <= 0) & (yb <= 0)
+        noise = _shared_noise(self.backend, ya.shape)
         for s0 in range(0, n, batch):
             part = slice(s0, min(n, s0 + batch))
             gen = run_tiled(
@@ -154,19 +169,42 @@ class _Runner:
                 None if kb is None else kb[part],
                 tile=self.tile,
                 preview=preview,
+                noise=None if noise is None else np.broadcast_to(noise, (part.stop - part.start, *noise.shape)),
             )
+            where = f" slices {part.start + 1}-{part.stop}/{n}" if n > 1 else ""
             while True:
                 _check_cancel(self.cancel)
                 try:
                     tick = next(gen)
                 except StopIteration as stop:
-                    out[part] = stop.value
+                    # Where both sources are empty there is nothing to fuse (see run_fusion); done per batch
+                    # so that the partial volume already shows it.
+                    out[part] = np.where(empty[part], np.float32(0.0), stop.value)
                     break
                 self.done += int(tick.counts)
                 image = None if tick.preview is None else tick.preview[0] * np.float32(255.0)
-                where = f" slices {part.start + 1}-{part.stop}/{n}" if n > 1 else ""
                 yield Progress(min(self.done, self.total), self.total, f"{label}{where}", image)
+            if n > 1 and partial:
+                yield Progress(min(self.done, self.total), self.total, f"{label}{where}", None,
+                               partial=out, slices_done=part.stop)
         return out
+
+
+def _batch_pixels(backend: Backend) -> int:
+    device = str(getattr(backend, "device", "cpu"))
+    return CPU_BATCH_PIXELS if device.startswith("cpu") else BATCH_PIXELS
+
+
+def _shared_noise(backend: Backend, shape: tuple[int, int, int]) -> np.ndarray | None:
+    """One start-noise plane for every slice of a stack, or None for single planes and backends without noise.
+
+    Each slice drawing its own noise makes identical neighbouring slices come out different (about 0.5 grey
+    levels on MRI, measured): flicker in coronal and sagittal reformats.  With one plane the network's
+    decision on a slice depends on that slice's sources alone (and not on its position in a batch).
+    """
+    if shape[0] < 2 or not hasattr(backend, "start_noise"):
+        return None
+    return np.asarray(backend.start_noise((1, shape[1], shape[2]))[0], dtype=np.float32)
 
 
 def _model_backend(params: FusionParams) -> Backend:
@@ -241,7 +279,7 @@ def run_fusion(
             _BASE_CACHE.move_to_end(key)
             base = cached
         else:
-            base = yield from runner.fuse(pair.ya, pair.yb, None, None, "fusing", preview)
+            base = yield from runner.fuse(pair.ya, pair.yb, None, None, "fusing", preview, partial=pair.stacked)
             _BASE_CACHE[key] = base
             while len(_BASE_CACHE) > _BASE_CACHE_SIZE:
                 _BASE_CACHE.popitem(last=False)

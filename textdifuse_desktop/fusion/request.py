@@ -147,12 +147,19 @@ class Progress:
 
     ``preview`` is an optional float32 array in 0..255 (the current estimate
     of the fused luminance, HxW), meant for live display.
+
+    ``partial`` is, for volumes, the fused luminance stack ``(N, H, W)`` in
+    [0, 1] as far as it is done: slices ``[0, slices_done)`` are final
+    (before colour is put back), the others are 0.  It is the engine's working
+    buffer, still being written: copy what you keep.
     """
 
     done: int
     total: int
     message: str = ""
     preview: np.ndarray | None = None
+    partial: np.ndarray | None = None
+    slices_done: int = 0
 
     @property
     def fraction(self) -> float:
