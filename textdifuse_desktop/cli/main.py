@@ -9,6 +9,7 @@ Exit codes (README, "Command line"): 0 success, 2 invalid arguments
 (argparse usage errors and :class:`~textdifuse_desktop.errors.UsageError`),
 3 unreadable input, 4 geometry (including sources of different patients),
 5 write, 6 model weights, 7 optional feature off, 8 device, 9 session,
+10 network (PACS / DICOMweb: unreachable, rejected, failure status, not DICOM),
 130 interrupted.  A warning repeated word for word (one per video frame, one
 per pair) is printed once.
 """
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from textdifuse_desktop import __version__
 from textdifuse_desktop.errors import TextDifuseError
 
-COMMANDS = ("info", "convert", "fuse", "evaluate", "degrade", "regions", "train", "benchmark")
+COMMANDS = ("info", "convert", "fuse", "evaluate", "degrade", "regions", "train", "benchmark", "pacs")
 
 log = logging.getLogger(__name__)
 

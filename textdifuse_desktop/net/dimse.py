@@ -3,7 +3,7 @@
 Each call opens its own association and releases it; a failed connection is
 diagnosed (refused, timed out, unknown host, not a DICOM port) and a
 rejected association names the AE titles to check.  Identifiers and patient
-values never reach the log: pynetdicom's own logger is held at WARNING.
+values never reach the log: pynetdicom's own logger is silenced.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from textdifuse_desktop.net.nodes import PacsNode
 from textdifuse_desktop.net.transfer import Cancellable, abort_on_cancel, raise_if_cancelled
 
 log = logging.getLogger(__name__)
-logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its DEBUG output dumps identifiers (patient names)
+# pynetdicom logs identifiers (patient names) at DEBUG and repeats our one-line errors at ERROR.
+logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
 
 PENDING = (0xFF00, 0xFF01)
 MAX_CONTEXTS = 128
