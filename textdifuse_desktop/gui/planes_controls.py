@@ -126,8 +126,9 @@ class PlanesController(QtCore.QObject):
         self.crosshair.reset()
         self._update_enabled()
         pane = self.window.panes["a"] if self.window.panes["a"].geometry is not None else self.window.panes["b"]
-        if pane.geometry is not None:
-            self.crosshair.set_point(pane.geometry.center)
+        geometry = pane.geometry
+        if geometry is not None:  # the centre voxel (not the grid's centre, which may fall between voxels)
+            self.crosshair.set_point(geometry.voxel_to_world(np.floor(geometry.world_to_voxel(geometry.center) + 0.5)))
         panel = self.window.display_panel
         if self.uses_planes() and not panel.layout_chosen_by_user and panel.layout_mode == "stacked":
             panel.set_layout_mode("side")  # three columns of planes read better than A/B stacked

@@ -41,6 +41,9 @@ def build_document(window: MainWindow) -> Any:
         link_cursor=window.linker.enabled, overlay_mode=window.display_panel.layout_mode)
     if window.regions.has_regions():
         document.regions = window.regions.region_set
+    from textdifuse_desktop.gui import session_view
+
+    session_view.collect(window, document)  # fused result, planes, crosshair, display choices
     return document
 
 
@@ -91,13 +94,15 @@ def open_session(window: MainWindow, path: str | Path | None = None) -> bool:
     mode = getattr(state, "overlay_mode", "side")
     if mode in ("side", "stacked", "overlay"):
         window.display_panel.set_layout_mode(mode)
-    session_io.apply_view_state(window.panes, state)
     if document.regions is not None:
         window.regions.adopt(document.regions)
     window.statusBar().showMessage(f"Session opened: {path}", 8000)
-    # Show the session's fused result at once, recomputed with its parameters and regions (sessions store no
-    # pixels).  A failure is reported; the session stays open.
-    window.run_fusion(window.fusion_panel.params())
+    # The fused result saved with the session is shown as it was; older sessions (or a result on another
+    # grid) are fused again with the session's parameters and regions.  A failure is reported; the session
+    # stays open.
+    from textdifuse_desktop.gui import session_view
+
+    session_view.restore(window, document)
     return True
 
 

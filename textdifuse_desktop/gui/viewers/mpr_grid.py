@@ -30,7 +30,7 @@ class MprGrid(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.views = {plane: PlaneView(plane) for plane in PLANES}
-        self.info = QtWidgets.QLabel(" ")
+        self.info = QtWidgets.QLabel(" ", self)
         self.info.setStyleSheet(_INFO_STYLE)
         self.info.setAlignment(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop)
         self.info.setWordWrap(True)
@@ -39,6 +39,7 @@ class MprGrid(QtWidgets.QWidget):
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(2)
         self.arrangement = ""
+        self._fit_pending = False
         self.set_arrangement("3x1")
 
     def set_arrangement(self, arrangement: str) -> None:
@@ -55,11 +56,21 @@ class MprGrid(QtWidgets.QWidget):
             self._grid.addWidget(self.views[plane], row, column)
             self._grid.setRowStretch(row, 1)
             self._grid.setColumnStretch(column, 1)
-        self.info.setVisible(arrangement == "2x2")
         if arrangement == "2x2":
             self._grid.addWidget(self.info, 1, 1)
+        self.info.setVisible(arrangement == "2x2")
         self.arrangement = arrangement
-        QtCore.QTimer.singleShot(0, self.fit)
+        self._fit_pending = True  # once the views have their new sizes, unless a saved zoom comes first
+        QtCore.QTimer.singleShot(0, self._deferred_fit)
+
+    def cancel_fit(self) -> None:
+        """Drop the pending fit of :meth:`set_arrangement` (a saved zoom was just restored)."""
+        self._fit_pending = False
+
+    def _deferred_fit(self) -> None:
+        if self._fit_pending:
+            self._fit_pending = False
+            self.fit()
 
     def fit(self) -> None:
         """Fit every plane into its view."""

@@ -215,6 +215,7 @@ class PanePlanesMixin:
         """Restore :meth:`plane_ranges`; malformed entries are skipped."""
         if self.mpr is None:
             return
+        self.mpr.cancel_fit()
         for plane in PLANES:
             try:
                 self.mpr.views[plane].set_view_range(ranges[plane])
