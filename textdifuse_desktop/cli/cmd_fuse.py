@@ -241,6 +241,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if not 0.5 <= args.kappa <= 3.0:
         raise UsageError(f"--kappa must be within 0.5..3.0, got {args.kappa}")
     _params(args)  # every FusionParams range (steps, restore, tile, device)
+    from textdifuse_desktop.cli.region_args import check_region_args
+
+    check_region_args(args)  # the prompt text too, before any reading
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "regions",
         help="propose regions (hot objects, high uptake, text prompts) and save them for inspection",
         description="Find regions on an aligned pair - weight-free proposals (--propose hot|uptake) and/or "
-        "text prompts (--prompt with a local CLIP checkpoint) - and save them (masks + regions.json) with an "
+        "text prompts (--prompt: a word list without a model, or CLIP) - and save them (masks + regions.json) with an "
         "overlay PNG on source A. Use the folder in the GUI or to check what `fuse --propose` would modulate.",
     )
     parser.add_argument("a", type=Path, help="source A (e.g. infrared or MRI)")
@@ -97,8 +97,11 @@ def run(args: argparse.Namespace) -> int:
     from textdifuse_desktop.io import read_image
     from textdifuse_desktop.io.writers.dispatch import check_output_folder
 
-    if not (args.propose or args.prompt):
+    if not args.propose and args.prompt is None:
         raise UsageError("nothing to do", hint="give --propose hot|uptake and/or --prompt TEXT")
+    from textdifuse_desktop.cli.region_args import check_region_args
+
+    check_region_args(args)  # kappa, threshold and the prompt text before any reading
     out: Path = args.output
     check_output_folder(out, inputs=[args.a, args.b])  # before reading and proposing
     options: dict[str, Any] = {}
@@ -114,10 +117,12 @@ def run(args: argparse.Namespace) -> int:
     region_set = build_region_set(args, a, b)
     if len(region_set) == 0:
         raise ImageDataError("no region was found", path=args.a,
-                             hint="lower --min-region or --prompt-threshold, or try the other --region-source")
+                             hint="the object may be absent; lower --min-region or --prompt-threshold, or try the "
+                                  "other --region-source")
     region_set.save(out)
     write_overlay(out / OVERLAY_NAME, overlay_rgb(a, region_set, _busiest_slice(region_set)))
     for region in region_set:
-        print(f"{region.name}\tsource {region.source}\tkappa {region.kappa:.2f}\t{region.pixel_count} px")
+        made_by = f"\t{region.provenance}" if region.provenance else ""
+        print(f"{region.name}\tsource {region.source}\tkappa {region.kappa:.2f}\t{region.pixel_count} px{made_by}")
     print(out)
     return 0

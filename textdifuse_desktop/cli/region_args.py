@@ -2,12 +2,14 @@
 
 ``--propose hot|uptake`` adds weight-free proposals
 (:mod:`textdifuse_desktop.session.proposals`); ``--prompt "person, car"``
-adds one region per phrase found with a local CLIP checkpoint
-(:mod:`textdifuse_desktop.fusion.prompt_regions`; ``--clip-checkpoint`` or
-the ``clip_checkpoint`` setting).  ``fuse`` also has ``--mask`` (its own
+adds one region per phrase found (:mod:`textdifuse_desktop.session.prompt_plan`):
+by the word list without a model (``person`` -> hot objects on an
+infrared/visible pair), or by CLIP (a ``--clip-checkpoint`` file, or the
+standard open_clip weights, fetched once only with ``--allow-download`` or
+the ``clip_allow_download`` setting).  ``fuse`` also has ``--mask`` (its own
 option); :func:`region_maps_from_args` merges every source of regions into
 the kappa / blend maps of the fusion request.  torch is imported only when
-a prompt is given.
+CLIP runs.
 """
 
 from __future__ import annotations
@@ -38,13 +40,25 @@ def add_region_arguments(parser: argparse.ArgumentParser, *, strength_options: b
                        help="weight-free region proposals: 'hot' objects in the infrared source, high 'uptake' "
                             "in the PET/SPECT source (repeatable)")
     group.add_argument("--prompt", default=None,
-                       help='comma-separated phrases, one region each, e.g. "person, car" (needs a CLIP checkpoint)')
+                       help='comma-separated phrases, one region each, e.g. "person, car"; without a CLIP model the '
+                            "word list works (hot, person, car... on infrared/visible; uptake, lesion... on PET/SPECT; "
+                            "bone on CT)")
+    group.add_argument("--prompt-with", choices=("auto", "words", "clip"), default="auto",
+                       help="auto: CLIP when its weights are here (or may be downloaded), else the word list; "
+                            "words: the word list only; clip: CLIP only (default: %(default)s)")
+    group.add_argument("--allow-download", action="store_true",
+                       help="agree to fetch the standard CLIP weights once into the Hugging Face cache "
+                            "(ViT-B-32 laion2b_s34b_b79k: about 605 MB, MIT licence) when a prompt needs them")
     group.add_argument("--clip-checkpoint", type=Path, default=None,
                        help="local open_clip checkpoint file (default: the clip_checkpoint setting)")
-    group.add_argument("--clip-model", default="ViT-B-32",
-                       help="open_clip architecture of the checkpoint (default: %(default)s)")
-    group.add_argument("--prompt-threshold", type=float, default=0.5,
-                       help="threshold on the normalised text similarity, 0..1 (default: %(default)s)")
+    group.add_argument("--clip-model", default=None,
+                       help="open_clip architecture (default: the clip_model setting, ViT-B-32)")
+    group.add_argument("--clip-pretrained", default=None,
+                       help="open_clip pretrained tag of the standard weights (default: the clip_pretrained "
+                            "setting, laion2b_s34b_b79k)")
+    group.add_argument("--prompt-threshold", type=float, default=0.0,
+                       help="CLIP evidence a pixel needs, 0..1 in cosine units above the background phrases and "
+                            "the floor (default: %(default)s)")
     group.add_argument("--region-source", choices=("auto", "a", "b"), default="auto",
                        help="source the proposed/prompted regions favour; auto = the infrared or PET/SPECT one "
                             "(default: %(default)s)")
@@ -52,7 +66,8 @@ def add_region_arguments(parser: argparse.ArgumentParser, *, strength_options: b
                        help="smallest region kept, in pixels (default: 0.02%% of the image, at least 20)")
 
 
-def _check(args: argparse.Namespace) -> None:
+def check_region_args(args: argparse.Namespace) -> None:
+    """Validate the region options (kappa, threshold, the prompt text) before any reading; UsageError."""
     from textdifuse_desktop.errors import UsageError
 
     kappa = float(getattr(args, "kappa", 1.5))
@@ -60,6 +75,10 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError(f"--kappa must be within 0.5..3.0, got {kappa}")
     if not 0.0 <= float(args.prompt_threshold) <= 1.0:
         raise UsageError(f"--prompt-threshold must be within 0..1, got {args.prompt_threshold}")
+    if args.prompt is not None:
+        from textdifuse_desktop.session.prompt_words import check_prompt
+
+        check_prompt(args.prompt)
 
 
 def _source(args: argparse.Namespace, kind: str, a: Any, b: Any) -> str:
@@ -76,15 +95,77 @@ def _prompt_device(args: argparse.Namespace) -> str:
     return str(select_device(getattr(args, "device", "auto") or "auto"))
 
 
+def _clip_step(args: argparse.Namespace, a: Any, b: Any) -> Any:
+    """The CLIP step for the prompt, or None for the word list (see the module docstring)."""
+    from textdifuse_desktop.config import load_settings
+    from textdifuse_desktop.errors import FeatureUnavailableError
+    from textdifuse_desktop.session.prompt_plan import no_model_error, unknown_phrases
+
+    if args.prompt_with == "words":
+        return None
+    settings = load_settings()
+    checkpoint = args.clip_checkpoint or settings.clip_checkpoint
+    model = args.clip_model or settings.clip_model
+    pretrained = None if checkpoint else (args.clip_pretrained or settings.clip_pretrained)
+    allow = bool(args.allow_download or settings.clip_allow_download)
+    unknown = unknown_phrases(args.prompt, a, b)
+    if not checkpoint:
+        from textdifuse_desktop.fusion.clip_models import (
+            INSTALL_HINT,
+            cached_weights,
+            open_clip_installed,
+            standard_weights,
+        )
+
+        if not open_clip_installed():
+            if unknown or args.prompt_with == "clip":
+                raise no_model_error(unknown or ["the prompt"], a, b, INSTALL_HINT)
+            return None
+        weights = standard_weights(model, str(pretrained))
+        if cached_weights(weights) is None and not allow:
+            if args.prompt_with == "clip":
+                raise FeatureUnavailableError(f"{weights.label} is not downloaded yet",
+                                              hint=f"run again with --allow-download to fetch it once: {weights.describe()}")
+            if not unknown:
+                return None
+            raise no_model_error(unknown, a, b, f"run again with --allow-download to fetch {weights.describe()} "
+                                                "once, or give --clip-checkpoint FILE")
+
+    def step(phrases: Any) -> Any:
+        from textdifuse_desktop.fusion.prompt_regions import prompt_masks
+
+        return prompt_masks(", ".join(phrases), a, b, source=_source(args, "prompt", a, b), checkpoint=checkpoint,
+                            model_name=model, pretrained=pretrained, allow_download=allow, progress=_console_progress(),
+                            device=_prompt_device(args), threshold=args.prompt_threshold, min_size=args.min_region)
+
+    return step
+
+
+def _console_progress() -> Any:
+    """Download progress on stderr: a percentage on a terminal, nothing otherwise."""
+    import sys
+
+    shown = [-1]
+
+    def report(done: int, total: int | None) -> None:
+        if total and sys.stderr.isatty() and int(100 * done / total) != shown[0]:
+            shown[0] = int(100 * done / total)
+            print(f"\rdownloading CLIP weights: {shown[0]} %", end="" if done < total else "\n", file=sys.stderr)
+
+    return report
+
+
 def build_region_set(args: argparse.Namespace, a: Any, b: Any) -> Any:
     """The RegionSet (on A's grid) of ``--propose`` and ``--prompt``; empty when neither is given.
 
-    Raises FeatureUnavailableError for ``--prompt`` without a CLIP checkpoint.
+    Each phrase that finds nothing is logged as a warning (one line).
+    Raises FeatureUnavailableError for a prompt that needs a CLIP model
+    that is not there (the message lists the words that work).
     """
     from textdifuse_desktop.session.proposals import add_regions, propose
     from textdifuse_desktop.session.regions import RegionSet
 
-    _check(args)
+    check_region_args(args)
     region_set = RegionSet.for_image(a)
     kappa = float(getattr(args, "kappa", 1.5))
     for kind in dict.fromkeys(args.propose or ()):
@@ -92,14 +173,14 @@ def build_region_set(args: argparse.Namespace, a: Any, b: Any) -> Any:
         if not regions:
             log.warning("no '%s' regions found", kind)
         add_regions(region_set, regions)
-    if args.prompt:
-        from textdifuse_desktop.fusion.prompt_regions import prompt_masks
+    if args.prompt is not None:
+        from textdifuse_desktop.session.prompt_plan import add_outcome, find_prompt_regions
 
-        found = prompt_masks(args.prompt, a, b, source=_source(args, "prompt", a, b),
-                             checkpoint=args.clip_checkpoint, model_name=args.clip_model,
-                             device=_prompt_device(args), threshold=args.prompt_threshold, min_size=args.min_region)
-        for item in found:
-            region_set.add(item.name, source=item.source, kappa=kappa, origin="text", mask=item.mask)
+        outcome = find_prompt_regions(args.prompt, a, b, clip=_clip_step(args, a, b), kappa=kappa,
+                                      min_size=args.min_region)
+        for note in outcome.notes:
+            log.warning(note)
+        add_outcome(region_set, outcome)
     region_set.clear_history()
     return region_set
 
@@ -112,7 +193,7 @@ def region_maps_from_args(args: argparse.Namespace, a: Any, b: Any,
     when no region applies.
     """
     maps = dict(base or {})
-    if not (args.propose or args.prompt):
+    if not args.propose and args.prompt is None:
         return maps
     from textdifuse_desktop.fusion.regions_apply import merge_maps, region_maps
 

@@ -97,9 +97,10 @@ def split_components(mask: np.ndarray, min_size: int, max_regions: int | None = 
 
 
 def _regions(masks: list[np.ndarray], stem: str, source: str, kappa: float) -> list[Region]:
+    provenance = "hot-object proposal" if stem == "hot" else "high-uptake proposal"
     return [
         Region(name=f"{stem} {i + 1}", mask=m, source=source, kappa=clamp_kappa(kappa), origin="proposal",
-               color=PALETTE[i % len(PALETTE)])
+               color=PALETTE[i % len(PALETTE)], provenance=provenance)
         for i, m in enumerate(masks)
     ]
 
@@ -277,6 +278,6 @@ def add_regions(region_set: RegionSet, regions: Sequence[Region]) -> list[int]:
     indices = []
     for region in regions:
         region_set.add(region.name, source=region.source, kappa=region.kappa, origin=region.origin,
-                       mask=region.mask, color=region.color, visible=region.visible)
+                       mask=region.mask, color=region.color, visible=region.visible, provenance=region.provenance)
         indices.append(len(region_set) - 1)
     return indices

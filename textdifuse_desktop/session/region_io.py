@@ -90,6 +90,7 @@ def regions_to_files(region_set: RegionSet) -> dict[str, bytes]:
         entries.append({
             "name": region.name, "source": region.source, "kappa": region.kappa, "origin": region.origin,
             "color": list(region.color), "visible": region.visible, "mask": mask_name,
+            **({"provenance": region.provenance} if region.provenance else {}),
         })
     index = {
         "schema_version": REGIONS_SCHEMA_VERSION,
@@ -138,6 +139,7 @@ def regions_from_files(read: Callable[[str], bytes], where: PathLike) -> RegionS
                 origin=origin if origin in ORIGINS else "brush",
                 color=tuple(int(c) for c in entry.get("color", (255, 0, 0)))[:3],
                 visible=bool(entry.get("visible", True)),
+                provenance=str(entry.get("provenance", "")),
             ))
     except SessionError:
         raise

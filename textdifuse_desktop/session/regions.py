@@ -74,6 +74,9 @@ class Region:
         Overlay colour ``(r, g, b)`` 0..255.
     visible:
         Hidden regions are neither drawn nor applied.
+    provenance:
+        What produced the mask, for the user: e.g. ``"hot-object proposal
+        for 'person'"`` or ``"CLIP ViT-B-32: 'person'"``; empty for drawn ones.
     """
 
     name: str
@@ -83,6 +86,7 @@ class Region:
     origin: str = "brush"
     color: tuple[int, int, int] = PALETTE[0]
     visible: bool = True
+    provenance: str = ""
 
     @property
     def pixel_count(self) -> int:
@@ -174,7 +178,7 @@ class RegionSet:
 
     def add(self, name: str | None = None, source: str = "B", kappa: float = DEFAULT_KAPPA,
             origin: str = "brush", *, mask: np.ndarray | None = None,
-            color: tuple[int, int, int] | None = None, visible: bool = True) -> Region:
+            color: tuple[int, int, int] | None = None, visible: bool = True, provenance: str = "") -> Region:
         """Append a new region (empty unless ``mask`` is given); undoable."""
         if origin not in ORIGINS:
             raise ValueError(f"origin must be one of {ORIGINS}, got {origin!r}")
@@ -187,7 +191,7 @@ class RegionSet:
             self._color_counter += 1
         region = Region(name=name or self._next_name(origin), mask=mask, source=_check_source(source),
                         kappa=clamp_kappa(kappa), origin=origin, color=tuple(int(c) for c in color),
-                        visible=bool(visible))
+                        visible=bool(visible), provenance=str(provenance))
         self._push(ListEdit(region, len(self._regions), insert=True))
         return region
 
