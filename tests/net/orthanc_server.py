@@ -136,7 +136,8 @@ class Orthanc:
 
 def write_series(folder: Path, *, count: int = 4, shape: tuple[int, int] = (16, 20), modality: str = "CT",
                  study_uid: str | None = None, patient_name: str = SECRET_NAME, patient_id: str = SECRET_ID,
-                 study_date: str = "20240315", accession: str = "ACC17", seed: int = 0) -> dict:
+                 study_date: str = "20240315", accession: str = "ACC17", seed: int = 0,
+                 frame_uid: str | None = None) -> dict:
     """A CT (or MR) series of ``count`` slices; returns its UIDs and the pixel arrays by SOP UID."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, MRImageStorage, generate_uid
@@ -145,7 +146,7 @@ def write_series(folder: Path, *, count: int = 4, shape: tuple[int, int] = (16, 
     rng = np.random.default_rng(seed)
     sop_class = CTImageStorage if modality == "CT" else MRImageStorage
     study_uid = study_uid or generate_uid()
-    series_uid, frame_uid = generate_uid(), generate_uid()
+    series_uid, frame_uid = generate_uid(), frame_uid or generate_uid()
     pixels: dict[str, np.ndarray] = {}
     paths = []
     for index in range(count):
@@ -175,4 +176,4 @@ def write_series(folder: Path, *, count: int = 4, shape: tuple[int, int] = (16, 
         ds.save_as(path, enforce_file_format=True)
         pixels[uid] = stored
         paths.append(path)
-    return {"study": study_uid, "series": series_uid, "pixels": pixels, "paths": paths}
+    return {"study": study_uid, "series": series_uid, "frame": frame_uid, "pixels": pixels, "paths": paths}

@@ -82,6 +82,7 @@ def build_menus(window: MainWindow) -> MenuActions:
                 QtGui.QKeySequence.StandardKey.Save)
         file_menu.addSeparator()
     actions.export = _action(window, file_menu, strings.ACTION_EXPORT, window.show_export_dialog, "Ctrl+E")
+    _add_pacs_actions(window, file_menu)
     _action(window, file_menu, strings.ACTION_SCREENSHOT, lambda: _ask_screenshot(window))
     if _settings_dialog_available():
         _action(window, file_menu, strings.ACTION_SETTINGS, lambda: _open_settings(window))
@@ -130,6 +131,24 @@ def _ask_screenshot(window: MainWindow) -> None:
             window.save_screenshot(path)
         except Exception as error:  # noqa: BLE001
             window.report_error(error)
+
+
+def _add_pacs_actions(window: MainWindow, menu: QtWidgets.QMenu) -> None:
+    """File > Open from PACS… and Send to PACS… (gui/pacs_dialog.py, gui/pacs_send.py)."""
+    from textdifuse_desktop.gui import pacs_strings
+
+    def run(module: str, function: str) -> None:
+        import importlib
+
+        try:
+            getattr(importlib.import_module(f"textdifuse_desktop.gui.{module}"), function)(window)
+        except Exception as error:  # noqa: BLE001 - e.g. a broken node file: a dialog, the app goes on
+            window.report_error(error)
+
+    menu.addSeparator()
+    _action(window, menu, pacs_strings.ACTION_OPEN_PACS, lambda: run("pacs_dialog", "open_pacs_dialog"))
+    _action(window, menu, pacs_strings.ACTION_SEND_PACS, lambda: run("pacs_send", "open_send_dialog"))
+    menu.addSeparator()
 
 
 def _settings_dialog_available() -> bool:
