@@ -129,3 +129,32 @@ def test_send_without_a_result_says_what_to_do(make_window, qtbot, server, messa
     qtbot.waitUntil(lambda: sender._worker is None, timeout=20000)
     assert message_boxes and "run a fusion first" in message_boxes[0]["text"] + message_boxes[0]["info"]
     sender.close()
+
+
+def test_nodes_editor_saves_nodes_and_keeps_the_token_out_of_the_file(make_window, qtbot, server) -> None:
+    from textdifuse_desktop.gui.pacs_nodes_dialog import NodesDialog
+    from textdifuse_desktop.net import secrets
+    from textdifuse_desktop.net.nodes import load_nodes, nodes_path
+
+    window = make_window()
+    dialog = NodesDialog(window, window.report_error)
+    dialog.add_node()
+    dialog.name.setText("lab")
+    dialog.ae_title.setText(ORTHANC_AET)
+    dialog.host.setText("127.0.0.1")
+    dialog.port.setValue(server["server"].dicom_port)
+    dialog.test_connection()
+    qtbot.waitUntil(lambda: dialog._worker is not None and not dialog._worker.is_running
+                    and dialog.test_label.text() != pacs_strings.TESTING, timeout=20000)
+    assert dialog.test_label.text().startswith("OK: C-ECHO to lab")
+    dialog.add_node()
+    dialog.name.setText("web")
+    dialog.protocol.setCurrentIndex(dialog.protocol.findData("dicomweb"))
+    dialog.url.setText(server["server"].dicomweb_url)
+    dialog.token.setText("bearer-secret-17")
+    assert dialog.save()
+    assert [n.name for n in load_nodes()] == ["lab", "web"]
+    assert "bearer-secret-17" not in nodes_path().read_text()
+    assert secrets.load_token("web") == "bearer-secret-17"
+    secrets.store_token("web", None)
+    dialog.deleteLater()

@@ -84,6 +84,7 @@ class SendDialog(QtWidgets.QDialog):
         self.table = QtWidgets.QTableWidget(0, len(texts.SEND_HEADERS))
         self.table.setHorizontalHeaderLabels(list(texts.SEND_HEADERS))
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.progress = QtWidgets.QProgressBar()
         self.status = QtWidgets.QLabel("")
         self.status.setWordWrap(True)

@@ -25,7 +25,7 @@ class NodePicker(QtWidgets.QWidget):
         self.nodes: list[PacsNode] = []
         self._worker: Any = None
         self.combo = QtWidgets.QComboBox()
-        self.combo.setMinimumContentsLength(28)
+        self.combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.edit_button = QtWidgets.QPushButton("Nodes\u2026")
         self.edit_button.clicked.connect(self.edit_nodes)
         self.test_button = QtWidgets.QPushButton("Test connection")
