@@ -103,17 +103,22 @@ def test_proposal_that_finds_nothing_says_so(make_window, qtbot) -> None:
     assert window.statusBar().currentMessage().startswith("No hot objects found")
 
 
-def test_find_without_checkpoint_explains_in_a_dialog(make_window, qtbot, message_boxes) -> None:
+def test_find_without_any_model_uses_the_word_list(make_window, qtbot, message_boxes) -> None:
+    """No checkpoint, no weights: "person" on the infrared/visible demo is the hot-object proposal, said so."""
     window = make_window()
     window.open_demo("ir_vis")
     panel = window.regions.panel
     assert panel.prompt_button.isEnabled() and not panel.prompt_hint.isHidden()
+    assert "person" in panel.prompt_hint.text()
     panel.prompt_edit.setText("person")
-    qtbot.mouseClick(panel.prompt_button, QtCore.Qt.MouseButton.LeftButton)
-    assert len(message_boxes) == 1
-    assert "no CLIP checkpoint is configured" in message_boxes[0]["text"]
-    assert "Settings" in message_boxes[0]["text"]
-    assert len(window.regions.region_set) == 0 and window.isVisible()
+    with qtbot.waitSignal(window.regions.actions.prompt_finished, timeout=60000) as blocker:
+        qtbot.mouseClick(panel.prompt_button, QtCore.Qt.MouseButton.LeftButton)
+    assert blocker.args[1] == 1 and not message_boxes
+    region = window.regions.region_set[0]
+    assert region.provenance == "hot-object proposal for 'person'"
+    assert panel.tree.topLevelItem(0).text(3) == region.provenance
+    assert "hot-object proposal for 'person'" in window.statusBar().currentMessage()
+    assert window.regions.actions.wait(10000) and window.isVisible()
 
 
 def test_find_without_open_clip_explains_in_a_dialog(make_window, qtbot, message_boxes, tmp_path,
@@ -140,7 +145,7 @@ def test_find_runs_the_prompt_pipeline_and_adds_a_region(make_window, qtbot, tmp
     checkpoint.write_bytes(b"weights")
     seen: dict[str, object] = {}
 
-    def fake_load_clip(path, model_name, device):
+    def fake_load_clip(path, model_name, device, **options):
         seen["checkpoint"] = str(path)
         return object()
 
@@ -242,7 +247,8 @@ def test_every_panel_control_is_connected_or_read_by_the_fusion_parameters(make_
         for control in window.findChildren(cls):
             if control.objectName().startswith("qt_") or type(control) is QtWidgets.QScrollBar:
                 continue
-            if sum(_receivers(control, s) for s in signatures) > 0:
+            undo_recorder = 1 if control in window.undo_controls.watched else 0  # Edit > Undo only records
+            if sum(_receivers(control, s) for s in signatures) - undo_recorder > 0:
                 continue
             assert panel.isAncestorOf(control), f"unconnected control {control!r} ({control.toolTip()!r})"
             before = panel.params()

@@ -111,6 +111,9 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
         from textdifuse_desktop.gui.planes_controls import PlanesController
 
         self.planes = PlanesController(self)  # volumes in axial, coronal and sagittal planes, one world crosshair
+        from textdifuse_desktop.gui.undo_controls import UndoController
+
+        self.undo_controls = UndoController(self)  # Edit > Undo/Redo of view, parameter and region changes
 
     # ------------------------------------------------------------- construction
     def _add_dock(self, title: str, widget: QtWidgets.QWidget, name: str) -> QtWidgets.QDockWidget:

@@ -108,6 +108,7 @@ def restore(window: MainWindow, document: SessionDocument) -> bool:
                                           + " (saved with the session)")
         window.fusion_panel.set_running(False, succeeded=True)
         apply_view(window, state)
+        window.fusion_done.emit(result)  # a result is on screen, as after a fusion
         return True
     apply_view(window, state, keys=("a", "b"))
 
