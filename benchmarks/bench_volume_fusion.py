@@ -15,7 +15,8 @@ Cases (each in a fresh subprocess, so that its peak RSS is its own):
   real PET volume, see its README).
 
 Printed per case: fusion seconds (engine only, model loaded and warmed up before), seconds per
-slice, the load average during the run, peak RSS (``ru_maxrss``) and the tracemalloc peak of the
+slice, the process's CPU time (on a machine shared with other work, CPU time / threads estimates the
+wall time on free cores), the load average during the run, peak RSS (``ru_maxrss``) and the tracemalloc peak of the
 fusion (numpy's allocations; torch's are not traced), and per axis the mean absolute difference
 between neighbouring slices of the fused volume and of each source (on the model's 0..255 input
 scale) with the ratio fused / max(sources) — issue 18 asks for at most 1.10.
@@ -102,12 +103,16 @@ def run_case(case: str, device: str, threads: int, steps: int) -> dict:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     ticks: list[float] = []
     load_start = os.getloadavg()[0]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     tracemalloc.start()
     started = time.perf_counter()
     result = fuse(FusionRequest(a, b, params), on_progress=lambda p: ticks.append(time.perf_counter() - started))
     seconds = time.perf_counter() - started
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_seconds = usage.ru_utime + usage.ru_stime - cpu_before
     prepared = prepare_pair(a, b)
     fused = result.image.pixels
     rows = flicker_report(prepared.ya * 255.0, prepared.yb * 255.0, fused)
@@ -118,6 +123,7 @@ def run_case(case: str, device: str, threads: int, steps: int) -> dict:
         "threads": threads,
         "seconds": round(seconds, 2),
         "seconds_per_slice": round(seconds / a.pixels.shape[0], 4),
+        "cpu_seconds": round(cpu_seconds, 1),
         "first_progress_s": round(ticks[0], 2) if ticks else None,
         "progress_reports": len(ticks),
         "load_avg_1min_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
@@ -137,6 +143,8 @@ def _print(row: dict) -> None:
     print(f"  fusion {row['seconds']} s ({row['seconds_per_slice']} s/slice, first progress after "
           f"{row['first_progress_s']} s, {row['progress_reports']} reports); load average "
           f"{row['load_avg_1min_start_end'][0]} -> {row['load_avg_1min_start_end'][1]}")
+    print(f"  process CPU time {row['cpu_seconds']} s (/{row['threads']} threads = "
+          f"{row['cpu_seconds'] / row['threads']:.1f} s: the wall time on {row['threads']} free cores, roughly)")
     print(f"  peak RSS {row['peak_rss_mb']} MB (after model load {row['rss_before_fusion_mb']} MB); "
           f"tracemalloc peak {row['tracemalloc_peak_mb']} MB")
     print("  neighbour-slice mean |difference| (0..255):  fused   source A  source B  ratio  <=1.10")

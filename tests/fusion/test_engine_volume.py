@@ -141,3 +141,16 @@ def test_real_network_gives_identical_slices_identical_results(rng, tmp_path) ->
     fused = fuse(FusionRequest(a, b, FusionParams(device="cpu", weights=str(weights)))).image.pixels
     assert fused.std() > 0
     np.testing.assert_allclose(fused[1:], fused[:1].repeat(2, axis=0), atol=1e-4)
+
+
+def test_slices_empty_in_both_sources_are_not_sent_to_the_model(rng, monkeypatch) -> None:
+    from textdifuse_desktop.fusion import engine
+
+    monkeypatch.setattr(engine, "CPU_BATCH_PIXELS", 2 * 32 * 48)
+    pixels = _smooth_volume(rng, (8, 32, 40))
+    pixels[:4] = 0.0  # air above the head in both sources
+    backend = NoisyBackend()
+    result, progress = _drain(run_fusion(FusionRequest(Image(pixels, axes="ZYX"), Image(pixels * 0.5, axes="ZYX")),
+                                         backend=backend))
+    assert backend.calls == [2, 2] and not result.image.pixels[:4].any() and result.image.pixels[4:].any()
+    assert progress[-1].done == progress[-1].total == 4

@@ -16,11 +16,14 @@ from PySide6 import QtCore
 
 from textdifuse_desktop.errors import FusionCancelled
 from textdifuse_desktop.fusion.request import FusionRequest, FusionResult, Progress
-from textdifuse_desktop.gui.pipeline import PreviewResult, ResultCache, fusion_job
+from textdifuse_desktop.gui.pipeline import PreviewResult, ResultCache, fusion_job, wants_classical_preview
 from textdifuse_desktop.gui.workers import GeneratorWorker
 from textdifuse_desktop.imaging.image import Image
 
 log = logging.getLogger(__name__)
+
+#: Seconds between two displays of a volume's partial result (each is a copy of the whole volume).
+PARTIAL_INTERVAL_S = 0.5
 
 
 class FusionController(QtCore.QObject):
@@ -80,7 +83,7 @@ class FusionController(QtCore.QObject):
             return True
         self.last_from_cache = False
         self._request, self._key = request, key
-        self._in_preview = request.params.uses_model  # fusion_job shows a classical preview first
+        self._in_preview = wants_classical_preview(request)  # fusion_job shows a classical preview first
         backend = self.backend
         worker = GeneratorWorker(lambda cancel: fusion_job(request, cancel, backend=backend))
         worker.yielded.connect(self._on_yielded)
@@ -134,6 +137,12 @@ class FusionController(QtCore.QObject):
         if isinstance(value, Progress):
             self.progress.emit(value)
             now = time.monotonic()
+            if value.partial is not None and self._request is not None:
+                last = value.slices_done >= value.partial.shape[0]
+                if last or now - self._last_preview > PARTIAL_INTERVAL_S:
+                    self._last_preview = now
+                    self.preview.emit(partial_volume_image(value, self._request.a))
+                return
             if value.preview is not None and self._request is not None and now - self._last_preview > 0.2:
                 self._last_preview = now
                 self.preview.emit(_preview_image(value.preview, self._request.a))
@@ -153,6 +162,17 @@ class FusionController(QtCore.QObject):
         self._key = None
         self._request = None
         self.running_changed.emit(False)
+
+
+def partial_volume_image(progress: Progress, reference: Image) -> Image:
+    """The slices of a volume fused so far (grey, 0..255; the rest black) on the reference grid.
+
+    ``meta["partial_slices"]`` is ``(done, total)``; the pane's caption says how far the fusion is.
+    """
+    pixels = np.asarray(progress.partial, dtype=np.float32) * np.float32(255.0)  # a copy: the engine still writes
+    total = int(pixels.shape[0])
+    return Image(pixels, axes="ZYX", affine=reference.affine, modality="OT", window=(127.5, 255.0),
+                 meta={"partial_slices": (int(progress.slices_done), total)})
 
 
 def _preview_image(luma: np.ndarray, reference: Image) -> Image:

@@ -151,8 +151,10 @@ class FusionControlsMixin:
         if self._is_stale():
             return
         self._show("fused", image, keep_view=self.panes["fused"].image is not None)
-        self.panes["fused"].set_caption("preview")
-        if self.panes["fused"].image is image:
+        partial = image.meta.get("partial_slices") if isinstance(image.meta, dict) else None
+        self.panes["fused"].set_caption(strings.CAPTION_PARTIAL.format(done=partial[0], total=partial[1])
+                                        if partial else "preview")
+        if self.panes["fused"].image is image and not partial:
             self.statusBar().showMessage(strings.STATUS_PREVIEW)
         self._update_overlay()
 

@@ -137,7 +137,7 @@ def fusion_job(
     from textdifuse_desktop.fusion.engine import run_fusion
 
     params = request.params
-    if params.uses_model and preview:
+    if preview and wants_classical_preview(request):
         quick = FusionRequest(request.a, request.b, FusionParams(method=PREVIEW_METHOD, seed=params.seed))
         yield Progress(0, 1, "classical preview")
         quick_result = yield from _drain(run_fusion(quick, cancel), keep_preview=False)
@@ -145,6 +145,15 @@ def fusion_job(
     kwargs = {"backend": backend} if backend is not None else {}
     result = yield from run_fusion(request, cancel, **kwargs)
     return result
+
+
+def wants_classical_preview(request: FusionRequest) -> bool:
+    """True when a diffusion fusion starts with an instant classical preview: for 2-D pairs only.
+
+    A volume shows the model's own slices as they are fused (``Progress.partial``) after a fraction of a
+    second; a classical pass over the whole volume first would only delay them by seconds.
+    """
+    return request.params.uses_model and not (request.a.is_volume or request.a.axes.startswith("T"))
 
 
 def _drain(gen: Generator[Progress, None, FusionResult], *, keep_preview: bool) -> Generator[Progress, None, FusionResult]:

@@ -68,6 +68,7 @@ STATUS_FUSED = "Fused with {method} in {seconds:.2f} s on {device}"
 STATUS_CACHED = "Shown from cache: {method} (same parameters as before)"
 STATUS_CANCELLED = "Fusion cancelled."
 STATUS_PREVIEW = "Classical preview shown; the diffusion result follows\u2026"
+CAPTION_PARTIAL = "fusing: {done}/{total} slices"
 STATUS_EXPORTED = "Exported {count} file(s) to {path}"
 STATUS_SCREENSHOT = "Screenshot saved to {path}"
 
@@ -119,14 +120,17 @@ PROMPT_BUTTON = "Find"
 PROMPT_BUTTON_BUSY = "Finding\u2026"
 PROMPT_NO_CHECKPOINT = "Text prompts are off: no CLIP checkpoint is configured."
 PROMPT_CHECKPOINT_MISSING = "Text prompts are off: the CLIP checkpoint {path} does not exist."
-PROMPT_ENABLE_HINT = ("choose an open_clip ViT-B-32 checkpoint file in File \u25b8 Settings\u2026 "
-                      "(\"CLIP checkpoint\"); CLIP weights are not shipped with the app")
+PROMPT_ENABLE_HINT = ("type a word of the list, agree to the one-time CLIP download when Find asks, or choose an "
+                      "open_clip checkpoint file in File \u25b8 Settings\u2026 (\"CLIP checkpoint\")")
+PROMPT_DOWNLOAD_HINT = ("click Find again and choose Download to fetch the CLIP model once, or choose a checkpoint "
+                        "file in File \u25b8 Settings\u2026")
 PROMPT_NO_OPEN_CLIP = "Text prompts are off: the open_clip package is not installed."
 PROMPT_OPEN_CLIP_HINT = "install it with: pip install open_clip_torch"
 PROMPT_NEEDS_2D = "Text prompts work on 2D pairs only; for volumes, draw regions or use the proposals."
 STATUS_PROMPT_RUNNING = "Finding \u201c{prompt}\u201d with CLIP\u2026"
 STATUS_PROMPT_BUSY = "A text prompt is still running; wait for it to finish."
-STATUS_PROMPT_FOUND = "Added {count} region(s) for \u201c{prompt}\u201d."
+STATUS_PROMPT_WORDS = "Finding \u201c{prompt}\u201d with the word list\u2026"
+STATUS_PROMPT_FOUND = "Added {count} region(s) for \u201c{prompt}\u201d ({made})."
 STATUS_PROMPT_NOTHING = "Nothing found for \u201c{prompt}\u201d: no region added."
 
 # ----------------------------------------------------------------- one patient per fusion
