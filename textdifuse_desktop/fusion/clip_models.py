@@ -118,6 +118,13 @@ def _cache_dir() -> str | None:
     return os.environ.get("HF_HUB_CACHE") or None
 
 
+def cache_folder() -> str:
+    """Where the weights go: ``HF_HUB_CACHE``, else the hub's standard cache (e.g. ``~/.cache/huggingface/hub``)."""
+    from huggingface_hub import constants
+
+    return _cache_dir() or str(constants.HF_HUB_CACHE)
+
+
 def cached_weights(weights: ClipWeights) -> Path | None:
     """The weights file in the hub cache, or None (no network)."""
     from huggingface_hub import try_to_load_from_cache

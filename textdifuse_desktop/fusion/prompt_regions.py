@@ -228,7 +228,7 @@ def prompt_masks(prompt: str, a: Image, b: Image, *, source: str = "B", similari
         bundle = load_clip(checkpoint, model_name, device, pretrained=pretrained, allow_download=allow_download,
                            progress=progress)
         similarity = functools.partial(clip_similarity, bundle)
-        label = label or f"CLIP {bundle.name}"
+        label = label or f"CLIP {getattr(bundle, 'name', model_name)}"
     label = label or "similarity"
     shape = (len(phrases), *a.spatial_shape[:2])
     try:

@@ -201,9 +201,9 @@ class RegionsPanel(RegionTreeMixin, QtWidgets.QWidget):
             self._rs.redo()
 
     def request_prompt(self) -> None:
-        """Emit ``prompt_requested`` with the prompt text and run the handler."""
+        """Emit ``prompt_requested`` with the prompt text and run the handler (which explains an empty one)."""
         text = self.prompt_edit.text().strip()
-        if not text or not self.prompt_button.isEnabled():
+        if not self.prompt_button.isEnabled() or (not text and self.prompt_handler is None):
             return
         self.prompt_requested.emit(text)
         self._run_handler(self.prompt_handler, text, name=text, origin="text")

@@ -26,8 +26,9 @@ TOOL_TIPS = {
     "eraser": "Erase from the selected region (drag)",
     "box": "Drag a box to add it to the selected region",
 }
-CLIP_MISSING_HINT = ("Text prompts need a CLIP checkpoint. Choose one in File \u25b8 Settings\u2026 "
-                     "(\"CLIP checkpoint\"), e.g. an open_clip ViT-B-32 .safetensors or .bin file.")
+CLIP_MISSING_HINT = ("Without a CLIP model these words work: hot, person, car, vehicle, animal (infrared); "
+                     "uptake, lesion, tumour (PET/SPECT); bone (CT). Other words ask to download CLIP ViT-B-32 "
+                     "once (about 605 MB), or choose a checkpoint in File \u25b8 Settings\u2026")
 KAPPA_SCALE = 100  # slider units per kappa unit
 
 
@@ -38,8 +39,8 @@ def build(panel: RegionsPanel) -> None:
     layout.setContentsMargins(4, 4, 4, 4)
 
     panel.tree = QtWidgets.QTreeWidget()
-    panel.tree.setColumnCount(3)
-    panel.tree.setHeaderLabels(["Region", "Favours", "\u03ba"])
+    panel.tree.setColumnCount(4)
+    panel.tree.setHeaderLabels(["Region", "Favours", "\u03ba", "Made by"])
     panel.tree.setRootIsDecorated(False)
     panel.tree.setUniformRowHeights(True)
     panel.tree.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.DoubleClicked

@@ -42,7 +42,10 @@ class RegionTreeMixin:
         item.setCheckState(0, QtCore.Qt.CheckState.Checked if region.visible else QtCore.Qt.CheckState.Unchecked)
         item.setText(1, self._source_text(region))
         item.setText(2, f"{region.kappa:.2f}")
-        item.setToolTip(0, f"{region.name}: made by {region.origin}, {region.pixel_count} pixels; "
+        made_by = region.provenance or region.origin
+        item.setText(3, made_by)
+        item.setToolTip(3, made_by)
+        item.setToolTip(0, f"{region.name}: made by {made_by}, {region.pixel_count} pixels; "
                            "tick to show and apply, double-click to rename")
 
     def _rebuild(self) -> None:
