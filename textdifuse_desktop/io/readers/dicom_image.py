@@ -33,15 +33,9 @@ def order_planes(
     ``pick``-th of each position (ordered by ``keys``) is kept and a warning
     says so.  Returns ``(indices, distances, warnings)``.
     """
-    distances = dg.distances_along_normal(planes)
-    order = sorted(range(len(planes)), key=lambda i: (distances[i], keys[i]))
-    groups: list[list[int]] = []
-    tol = 1e-3 * max(1.0, float(np.ptp(distances)) / max(len(planes), 1))
-    for index in order:
-        if groups and abs(distances[index] - distances[groups[-1][0]]) <= max(tol, 1e-4):
-            groups[-1].append(index)
-        else:
-            groups.append([index])
+    if pick < 0:
+        raise ReadError(f"frame={pick} is out of range: frames are numbered from 0")
+    distances, groups = _position_groups(planes, keys)
     warnings: list[str] = []
     counts = {len(group) for group in groups}
     if counts != {1}:
@@ -56,6 +50,26 @@ def order_planes(
     return chosen, distances[chosen], warnings
 
 
+def _position_groups(planes: list[dg.PlaneGeometry], keys: list[Any]) -> tuple[np.ndarray, list[list[int]]]:
+    """Distances along the normal, and the plane indices grouped by slice position (ordered by ``keys``)."""
+    distances = dg.distances_along_normal(planes)
+    order = sorted(range(len(planes)), key=lambda i: (distances[i], keys[i]))
+    groups: list[list[int]] = []
+    tol = 1e-3 * max(1.0, float(np.ptp(distances)) / max(len(planes), 1))
+    for index in order:
+        if groups and abs(distances[index] - distances[groups[-1][0]]) <= max(tol, 1e-4):
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return distances, groups
+
+
+def frames_per_position(planes: list[dg.PlaneGeometry], keys: list[Any]) -> int:
+    """How many images (time points, phases, echoes) every slice position holds: the frames ``frame=`` chooses."""
+    _, groups = _position_groups(planes, keys)
+    return min(len(group) for group in groups) if groups else 1
+
+
 def read_dicom_file(path: Path, **options: Any) -> Image:
     """Read one DICOM file: a single image, an (enhanced) multi-frame volume, or a frame stack."""
     ds = df.read_dataset(path)
@@ -63,6 +77,7 @@ def read_dicom_file(path: Path, **options: Any) -> Image:
     colour = frames.ndim == 4
     n = frames.shape[0]
     warnings: list[str] = []
+    time_points = 1  # images (time points, phases, echoes) per slice position
     if n == 1:
         plane = dg.plane_from_dataset(ds)
         if plane is None and "SharedFunctionalGroupsSequence" in ds:
@@ -76,6 +91,7 @@ def read_dicom_file(path: Path, **options: Any) -> Image:
         planes = dg.planes_from_multiframe(ds, n)
         if planes and all(p.same_orientation(planes[0]) for p in planes):
             order, distances, warnings = order_planes(planes, list(range(n)), int(options.get("frame") or 0))
+            time_points = frames_per_position(planes, list(range(n)))
             step, spacing_warnings = dg.analyse_spacing(distances, planes[0].thickness)
             affine, shear = dg.stack_affine([planes[i] for i in order], step)
             warnings += spacing_warnings + shear
@@ -94,7 +110,9 @@ def read_dicom_file(path: Path, **options: Any) -> Image:
             pixels[out_index] = frames[frame] if colour else df.rescale_frame(frames[frame], ds, frame, path)
     del frames
     header = df.strip_pixels(ds)
-    meta = {"frame_order": order} if n > 1 else {}
+    meta: dict[str, Any] = {"frame_order": order} if n > 1 else {}
+    if time_points > 1:
+        meta.update(frame_count=time_points, frame=int(options.get("frame") or 0))
     return finish_image(pixels, axes, affine, [header], [str(path)], warnings, options, meta)
 
 

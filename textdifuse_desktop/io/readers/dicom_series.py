@@ -27,6 +27,7 @@ from textdifuse_desktop.io.readers import dicom_files as df
 from textdifuse_desktop.io.readers import dicom_geometry as dg
 from textdifuse_desktop.io.readers.dicom_image import (
     finish_image,
+    frames_per_position,
     order_planes,
     read_dicom_file,
 )
@@ -183,6 +184,9 @@ def read_dicom_folder(folder: Path, **options: Any) -> Image:
     pixels, headers, colour = _load_pixels(ordered)
     axes = "ZYXC" if colour else "ZYX"
     meta = {"slice_positions_mm": [float(d) for d in distances], "skipped_files": skipped}
+    frames = frames_per_position(stack_planes, keys)
+    if frames > 1:
+        meta.update(frame_count=frames, frame=int(options.get("frame") or 0))
     return finish_image(pixels, axes, affine, headers, [str(f) for f, _ in ordered], warnings, options, meta)
 
 
