@@ -66,6 +66,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--feather", type=float, default=4.0, help="mask feather sigma in pixels (default: %(default)s)")
     parser.add_argument("--register", action="store_true", help="rigidly register B to A before fusing")
     add_read_arguments(parser, modality=False)
+    parser.add_argument("--frame-a", type=int, default=None,
+                        help="frame (time point) of source A when it is a 4-D NIfTI or a DICOM series with several "
+                             "images per slice position (overrides --frame for A; from 0)")
+    parser.add_argument("--frame-b", type=int, default=None, help="the same for source B")
     parser.add_argument("--deidentify", action="store_true", help="de-identify DICOM outputs")
     parser.add_argument("--allow-different-patients", action="store_true",
                         help="fuse sources of different patients (or frames of reference without --register) "
@@ -196,10 +200,15 @@ def _fuse_one(args: argparse.Namespace, path_a: Path, path_b: Path, out: Path, f
     from textdifuse_desktop.io import read_image
 
     options = read_options(args)
-    a, b = read_image(path_a, **options), read_image(path_b, **options)
+    a = read_image(path_a, **_frame_option(options, args.frame_a))
+    b = read_image(path_b, **_frame_option(options, args.frame_b))
     if isinstance(a, Image) and isinstance(b, Image):
         return _fuse_images(args, a, b, out, fmt, quiet, [path_a, path_b])
     return _fuse_videos(args, a, b, out, quiet, [path_a, path_b])
+
+
+def _frame_option(options: dict[str, Any], frame: int | None) -> dict[str, Any]:
+    return options if frame is None else {**options, "frame": frame}
 
 
 def _fuse_folders(args: argparse.Namespace) -> int:
@@ -240,6 +249,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--steps must be at least 1, got {args.steps}")
     if not 0.5 <= args.kappa <= 3.0:
         raise UsageError(f"--kappa must be within 0.5..3.0, got {args.kappa}")
+    for flag, frame in (("--frame", args.frame), ("--frame-a", args.frame_a), ("--frame-b", args.frame_b)):
+        if frame is not None and frame < 0:
+            raise UsageError(f"{flag} must be 0 or more (frames are numbered from 0), got {frame}")
     _params(args)  # every FusionParams range (steps, restore, tile, device)
     from textdifuse_desktop.cli.region_args import check_region_args
 
