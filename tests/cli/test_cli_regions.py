@@ -18,6 +18,7 @@ BLOB = (slice(20, 36), slice(44, 60))
 @pytest.fixture(autouse=True)
 def _no_user_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("TEXTDIFUSE_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))  # no CLIP weights cached
 
 
 @pytest.fixture
@@ -57,9 +58,9 @@ def test_regions_errors(pair, tmp_path, capsys) -> None:
     a, b = map(str, pair)
     assert main(["regions", a, b, "-o", str(tmp_path / "r")]) == 2  # usage error
     assert "--propose" in capsys.readouterr().err
-    assert main(["regions", a, b, "--prompt", "person", "-o", str(tmp_path / "r")]) == 7
+    assert main(["regions", a, b, "--prompt", "bicycle", "-o", str(tmp_path / "r")]) == 7
     err = capsys.readouterr().err
-    assert "no CLIP checkpoint" in err and "--clip-checkpoint" in err
+    assert "'bicycle' needs a CLIP model" in err and "--allow-download" in err and "--clip-checkpoint" in err
     missing = tmp_path / "nope.safetensors"
     assert main(["regions", a, b, "--prompt", "person", "--clip-checkpoint", str(missing), "-o", str(tmp_path / "r")]) == 7
     assert str(missing) in capsys.readouterr().err
@@ -95,8 +96,12 @@ def test_fuse_with_proposals_changes_only_the_region(pair, tmp_path, tiny_weight
     near = np.zeros(SHAPE, bool)
     near[14:42, 38:66] = True  # the hot square plus the feather's reach
     assert diff[BLOB].mean() > 1.0 and diff[~near].max() == 0.0
-    assert main(["fuse", a, b, "-o", str(tmp_path / "x.png"), *model, "--prompt", "person"]) == 7
-    assert "--clip-checkpoint" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    assert main(["fuse", a, b, "-o", str(tmp_path / "x.png"), *model, "--prompt", "bicycle"]) == 7
+    assert "--allow-download" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    assert main(["fuse", a, b, "-o", str(tmp_path / "words.png"), *model, "--prompt", "person", "--kappa", "2.5",
+                 "--feather", "2"]) == 0  # the word list: the hot-object proposal, no model
+    words = np.asarray(PILImage.open(tmp_path / "words.png"), float)
+    assert np.array_equal(words, np.asarray(PILImage.open(local), float))
 
 
 def test_fuse_parser_has_the_region_options() -> None:
@@ -104,5 +109,6 @@ def test_fuse_parser_has_the_region_options() -> None:
 
     args = build_parser().parse_args(["fuse", "a", "b", "-o", "c", "--propose", "hot", "--propose", "uptake",
                                       "--prompt", "person, car", "--clip-checkpoint", "m.bin"])
-    assert args.propose == ["hot", "uptake"] and args.prompt == "person, car" and args.clip_model == "ViT-B-32"
+    assert args.propose == ["hot", "uptake"] and args.prompt == "person, car" and args.clip_model is None
+    assert args.prompt_with == "auto" and not args.allow_download
     assert args.kappa == 1.5 and args.mask is None
