@@ -12,11 +12,15 @@ later resampling onto the fixed grid is a single interpolation.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
-from textdifuse_desktop.errors import FeatureUnavailableError, RegistrationError
+from textdifuse_desktop.errors import FeatureUnavailableError, FusionCancelled, RegistrationError
 from textdifuse_desktop.imaging.image import LPS_TO_RAS, Image
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,53 @@ class RigidResult:
     def translation_mm(self) -> np.ndarray:
         """Translation part (RAS mm) of the transform."""
         return self.matrix[:3, 3].copy()
+
+    @property
+    def euler_degrees(self) -> np.ndarray:
+        """Rotations about the R, A and S axes in degrees (``R = Rz @ Ry @ Rx``, as ITK's Euler3DTransform)."""
+        r = self.matrix[:3, :3]
+        about_a = np.arcsin(np.clip(-r[2, 0], -1.0, 1.0))
+        about_r = np.arctan2(r[2, 1], r[2, 2])
+        about_s = np.arctan2(r[1, 0], r[0, 0])
+        return np.degrees([about_r, about_a, about_s])
+
+    def summary(self) -> str:
+        """One line for people: rotation and translation of B onto A."""
+        rx, ry, rz = self.euler_degrees
+        tx, ty, tz = self.translation_mm
+        return (f"rotation {self.rotation_degrees:.2f}\u00b0 (R {rx:+.2f}\u00b0, A {ry:+.2f}\u00b0, S {rz:+.2f}\u00b0), "
+                f"translation R {tx:+.1f} mm, A {ty:+.1f} mm, S {tz:+.1f} mm (|t| {np.linalg.norm(self.translation_mm):.1f} mm)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable record (saved in sessions)."""
+        return {"matrix": np.asarray(self.matrix, dtype=float).round(9).tolist(), "metric": float(self.metric),
+                "iterations": int(self.iterations), "rotation_degrees": round(self.rotation_degrees, 4),
+                "translation_mm": [round(float(v), 4) for v in self.translation_mm]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RigidResult:
+        """Inverse of :meth:`to_dict`; RegistrationError when the matrix is not a rigid 4x4 transform."""
+        matrix = np.asarray(data.get("matrix"), dtype=np.float64)
+        if matrix.shape != (4, 4) or not np.isfinite(matrix).all() or \
+                not np.allclose(matrix[:3, :3] @ matrix[:3, :3].T, np.eye(3), atol=1e-4):
+            raise RegistrationError(f"the saved registration is not a rigid 4x4 transform: {data.get('matrix')!r}")
+        return cls(matrix=matrix, metric=float(data.get("metric", 0.0)), iterations=int(data.get("iterations", 0)))
+
+
+@dataclass(frozen=True)
+class RegistrationProgress:
+    """Where a running registration is: pyramid level (0-based of ``levels``), iteration and metric."""
+
+    level: int
+    levels: int
+    iteration: int
+    iterations: int
+    metric: float
+
+    @property
+    def fraction(self) -> float:
+        """Rough share done (levels count equally; a level may converge before its last iteration)."""
+        return min(1.0, (self.level + min(self.iteration, self.iterations) / self.iterations) / self.levels)
 
 
 def _sitk():  # type: ignore[no-untyped-def]
@@ -87,6 +138,8 @@ def register_rigid(
     iterations: int = 200,
     sampling: float = 0.25,
     seed: int = 0,
+    on_progress: Callable[[RegistrationProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RigidResult:
     """Find the rigid transform that aligns ``moving`` to ``fixed`` (Mattes MI).
 
@@ -99,6 +152,8 @@ def register_rigid(
     RegistrationError
         The optimiser failed, or the result moved more than half the field of
         view (almost always a failure rather than a real misalignment).
+    FusionCancelled
+        ``should_stop()`` turned True (checked every optimiser iteration).
     """
     sitk = _sitk()
     fixed_itk, moving_itk = to_sitk(fixed), to_sitk(moving)
@@ -118,10 +173,26 @@ def register_rigid(
     method.SetSmoothingSigmasPerLevel([2.0, 1.0, 0.0])
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
     method.SetInitialTransform(initial, inPlace=False)
+    stopped = threading.Event()
+
+    def on_iteration() -> None:
+        if should_stop is not None and should_stop():
+            stopped.set()
+            method.StopRegistration()
+        if on_progress is not None:
+            on_progress(RegistrationProgress(int(method.GetCurrentLevel()), 3, int(method.GetOptimizerIteration()),
+                                             iterations, float(method.GetMetricValue())))
+
+    if on_progress is not None or should_stop is not None:
+        method.AddCommand(sitk.sitkIterationEvent, on_iteration)
     try:
         transform = method.Execute(fixed_itk, moving_itk)
     except RuntimeError as error:
+        if stopped.is_set():
+            raise FusionCancelled("registration cancelled by the user") from error
         raise RegistrationError(f"registration failed: {error}", path=_first_path(moving)) from error
+    if stopped.is_set():
+        raise FusionCancelled("registration cancelled by the user")
     matrix_lps = _to_matrix(transform)
     matrix = LPS_TO_RAS @ matrix_lps @ LPS_TO_RAS
     result = RigidResult(matrix=matrix, metric=float(method.GetMetricValue()), iterations=int(method.GetOptimizerIteration()))
@@ -162,3 +233,36 @@ def apply_rigid(moving: Image, result: RigidResult) -> Image:
     meta = dict(moving.meta)
     meta["registration"] = {"matrix": result.matrix.round(6).tolist(), "metric": result.metric}
     return replace(moving, affine=affine, meta=meta)
+
+
+def iter_register_rigid(fixed: Image, moving: Image, cancel: Any = None,
+                        **options: Any) -> Generator[RegistrationProgress, None, RigidResult]:
+    """:func:`register_rigid` as a generator of progress (for GUI workers); returns the RigidResult.
+
+    ``cancel`` is anything with a ``cancelled`` attribute (a CancelToken); the registration stops at its next
+    optimiser iteration and FusionCancelled is raised.  ITK runs in a helper thread; reports are relayed here.
+    """
+    reports: queue.Queue[Any] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = register_rigid(fixed, moving, on_progress=reports.put,
+                                               should_stop=lambda: bool(getattr(cancel, "cancelled", False)),
+                                               **options)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = error
+        finally:
+            reports.put(None)
+
+    thread = threading.Thread(target=work, name="rigid-registration", daemon=True)
+    thread.start()
+    while True:
+        report = reports.get()
+        if report is None:
+            break
+        yield report
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
