@@ -42,6 +42,9 @@ def test_pair_kind_from_modalities_and_from_rasters() -> None:
     pet = np.zeros((20, 20, 3), np.float32)
     pet[8:12, 8:12] = (255, 200, 0)  # a colour-coded PET: mostly black
     assert pw.pair_domain(grey, Image(pet, axes="YXC")) == pw.NUCLEAR
+    night = np.random.default_rng(2).uniform(4, 40, (20, 20, 3)).astype(np.float32)  # dark, never black
+    night[5:8, 5:8] = 250.0  # a street lamp
+    assert pw.pair_domain(grey, Image(night, axes="YXC")) == pw.INFRARED
     assert pw.word_kind("People", pw.INFRARED) == "hot" and pw.word_kind("hot  spots", pw.NUCLEAR) == "uptake"
     assert pw.word_kind("lesion", pw.INFRARED) is None and pw.word_kind("bone", None) is None
     assert "person" in pw.working_words(pw.INFRARED) and "lesion" in pw.working_words(pw.NUCLEAR)
