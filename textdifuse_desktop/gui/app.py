@@ -94,8 +94,11 @@ def check_inputs(args: argparse.Namespace) -> str | None:
 def create_main_window(settings: Any = None, log_file: Path | None = None) -> Any:
     """The application's main window, fully wired: the one factory ``textdifuse-desktop`` and the tests use."""
     from textdifuse_desktop.gui.main_window import MainWindow
+    from textdifuse_desktop.gui.source_tools import install_source_tools
 
-    return MainWindow(settings=settings, log_file=log_file)
+    window = MainWindow(settings=settings, log_file=log_file)
+    install_source_tools(window)  # frame selectors, temperature scale, rigid registration
+    return window
 
 
 def configure_logging(log_dir: Path | None = None, *, debug: bool = False) -> Path | None:

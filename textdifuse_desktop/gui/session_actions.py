@@ -30,11 +30,15 @@ def build_document(window: MainWindow) -> Any:
     from textdifuse_desktop.gui import session_io
     from textdifuse_desktop.session.document import SessionDocument
 
+    from textdifuse_desktop.gui.registration_controls import registration_record
+    from textdifuse_desktop.gui.source_tools import read_options_of
+
     document = SessionDocument()
     for key, role in (("a", "A"), ("b", "B")):
         path = _source_path(window.raw[key])
         if path:
-            document.set_source(role, path)
+            document.set_source(role, path, **read_options_of(window.raw[key]))  # the frame of a 4-D source
+    document.registration = registration_record(window)
     document.set_fusion_params(window.fusion_panel.params())
     document.view_state = session_io.collect_view_state(
         window.panes, link_views=window.linker.enabled, link_slices=window.linker.enabled,
@@ -82,8 +86,11 @@ def open_session(window: MainWindow, path: str | Path | None = None) -> bool:
     if "A" not in refs or "B" not in refs:
         window.report_error(ValueError("the session does not name two sources"))
         return False
-    if not window.open_pair(refs["A"].path, refs["B"].path):
+    if not window.open_pair(refs["A"].path, refs["B"].path, refs["A"].options, refs["B"].options):
         return False
+    from textdifuse_desktop.gui.registration_controls import restore_registration
+
+    restore_registration(window, getattr(document, "registration", None))  # before the saved result is shown
     if document.fusion_params:
         try:
             window.fusion_panel.set_params(FusionParams.from_dict(document.fusion_params))

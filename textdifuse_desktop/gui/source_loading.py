@@ -57,16 +57,17 @@ class SourceLoadingMixin:
         self._sources_updated()
         return True
 
-    def open_pair(self, path_a: str | Path, path_b: str | Path) -> bool:
+    def open_pair(self, path_a: str | Path, path_b: str | Path, options_a: dict[str, Any] | None = None,
+                  options_b: dict[str, Any] | None = None) -> bool:
         """Load a new pair: both files are read first, then shown together. True when both loaded.
 
         When A cannot be read nothing changes; when only B fails, the new A is shown alone
-        (never with the previous B).
+        (never with the previous B).  ``options_a``/``options_b`` go to the reader (e.g. ``frame``).
         """
-        source_a = self._read("a", path_a)
+        source_a = self._read("a", path_a, **(options_a or {}))
         if source_a is None:
             return False
-        source_b = self._read("b", path_b)
+        source_b = self._read("b", path_b, **(options_b or {}))
         self.raw = {"a": source_a, "b": source_b}
         self._sources_updated()
         return source_b is not None

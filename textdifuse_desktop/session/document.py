@@ -104,6 +104,10 @@ class SessionDocument:
     fused, fused_record:
         The fused result shown when the session was saved (or None) and the record of how it was
         made (``FusionResult.record()``), so that reopening shows it exactly without fusing again.
+    registration:
+        The rigid transform that registered B to A (``RigidResult.to_dict()``: fixed-to-moving RAS mm
+        matrix, metric, rotation, translation), re-applied when the session is opened; None when B was
+        not registered.  Sessions saved before this field load with None.
     """
 
     sources: dict[str, SourceRef] = field(default_factory=dict)
@@ -113,6 +117,7 @@ class SessionDocument:
     notes: str = ""
     fused: Image | None = None
     fused_record: dict[str, Any] = field(default_factory=dict)
+    registration: dict[str, Any] | None = None
 
     # ----------------------------------------------------------- editing
     def set_source(self, role: str, path: PathLike, **options: Any) -> None:
@@ -155,6 +160,7 @@ class SessionDocument:
             "has_regions": self.regions is not None,
             "has_result": self.fused is not None,
             "notes": self.notes,
+            "registration": self.registration,
         }
 
     def save(self, path: PathLike) -> Path:
@@ -258,6 +264,7 @@ class SessionDocument:
                 view_state=ViewState.from_dict(data.get("view_state")),
                 regions=regions,
                 notes=str(data.get("notes") or ""),
+                registration=dict(data["registration"]) if isinstance(data.get("registration"), dict) else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise SessionError(f"session.json is malformed: {error}", path=path) from error
