@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "net"))
 
-from orthanc_server import ORTHANC_AET, OUR_AET, Orthanc, write_series  # noqa: E402
+from orthanc_server import ORTHANC_AET, OUR_AET, Orthanc, write_series
 
 
 def _one(node, series: dict, method: str, cache: Path) -> dict[str, float]:

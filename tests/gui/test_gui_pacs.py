@@ -13,7 +13,7 @@ from PySide6 import QtGui
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "net"))
 
-from orthanc_server import (  # noqa: E402
+from orthanc_server import (
     ORTHANC_AET,
     OUR_AET,
     Orthanc,
@@ -22,9 +22,9 @@ from orthanc_server import (  # noqa: E402
     write_series,
 )
 
-from textdifuse_desktop.fusion.request import FusionParams  # noqa: E402
-from textdifuse_desktop.gui import pacs_strings  # noqa: E402
-from textdifuse_desktop.net.nodes import PacsNode, save_nodes  # noqa: E402
+from textdifuse_desktop.fusion.request import FusionParams
+from textdifuse_desktop.gui import pacs_strings
+from textdifuse_desktop.net.nodes import PacsNode, save_nodes
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from orthanc_server import OUR_AET, ORTHANC_AET, Orthanc, dicomweb_plugin, orthanc_binary, write_series  # noqa: E402
+from orthanc_server import (
+    Orthanc,
+    dicomweb_plugin,
+    dimse_node,
+    orthanc_binary,
+    web_node,
+    write_series,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -41,26 +48,6 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield {"server": server, "ct": ct, "mr": mr, "pet": pet, "work": work}
     finally:
         server.stop()
-
-
-def dimse_node(orthanc: dict, **changes):
-    """A DIMSE node for the test Orthanc."""
-    from textdifuse_desktop.net.nodes import PacsNode
-
-    server = orthanc["server"]
-    values = dict(name="orthanc", ae_title=ORTHANC_AET, host="127.0.0.1", port=server.dicom_port,
-                  calling_ae=OUR_AET, move_port=server.move_port, listen_host="127.0.0.1", timeout_s=10.0)
-    values.update(changes)
-    return PacsNode(**values).validated()
-
-
-def web_node(orthanc: dict, **changes):
-    """A DICOMweb node for the test Orthanc."""
-    from textdifuse_desktop.net.nodes import PacsNode
-
-    values = dict(name="orthanc-web", protocol="dicomweb", url=orthanc["server"].dicomweb_url, timeout_s=10.0)
-    values.update(changes)
-    return PacsNode(**values).validated()
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ class Orthanc:
     dicom_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     move_port: int = field(default_factory=free_port)
+    extra_config: dict = field(default_factory=dict)
     process: subprocess.Popen | None = None
 
     @property
@@ -79,6 +80,7 @@ class Orthanc:
             "LimitFindResults": 0, "LimitFindInstances": 0, "StorageCompression": False,
             "HttpCompressionEnabled": False, "SaveJobs": False, "ConcurrentJobs": 2, "DicomThreadsCount": 2,
         }
+        config.update(self.extra_config)
         path = self.workdir / "orthanc.json"
         path.write_text(json.dumps(config), encoding="utf-8")
         log = open(self.workdir / "orthanc.log", "wb")  # noqa: SIM115 - closed with the process
@@ -100,7 +102,7 @@ class Orthanc:
         try:
             ok = requests.get(f"{self.url}/system", timeout=1).ok
             with socket.create_connection(("127.0.0.1", self.dicom_port), timeout=1):
-                pass
+                pass  # a TLS port accepts the TCP connection too
         except (requests.RequestException, OSError):
             return False
         return ok
@@ -140,7 +142,12 @@ def write_series(folder: Path, *, count: int = 4, shape: tuple[int, int] = (16, 
                  frame_uid: str | None = None) -> dict:
     """A CT (or MR) series of ``count`` slices; returns its UIDs and the pixel arrays by SOP UID."""
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, MRImageStorage, generate_uid
+    from pydicom.uid import (
+        CTImageStorage,
+        ExplicitVRLittleEndian,
+        MRImageStorage,
+        generate_uid,
+    )
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -177,3 +184,23 @@ def write_series(folder: Path, *, count: int = 4, shape: tuple[int, int] = (16, 
         pixels[uid] = stored
         paths.append(path)
     return {"study": study_uid, "series": series_uid, "frame": frame_uid, "pixels": pixels, "paths": paths}
+
+
+def dimse_node(orthanc: dict, **changes):
+    """A DIMSE node for the test Orthanc."""
+    from textdifuse_desktop.net.nodes import PacsNode
+
+    server = orthanc["server"]
+    values = dict(name="orthanc", ae_title=ORTHANC_AET, host="127.0.0.1", port=server.dicom_port,
+                  calling_ae=OUR_AET, move_port=server.move_port, listen_host="127.0.0.1", timeout_s=10.0)
+    values.update(changes)
+    return PacsNode(**values).validated()
+
+
+def web_node(orthanc: dict, **changes):
+    """A DICOMweb node for the test Orthanc."""
+    from textdifuse_desktop.net.nodes import PacsNode
+
+    values = dict(name="orthanc-web", protocol="dicomweb", url=orthanc["server"].dicomweb_url, timeout_s=10.0)
+    values.update(changes)
+    return PacsNode(**values).validated()

@@ -48,7 +48,7 @@ def test_get_into_a_new_folder_and_never_over_an_existing_one(orthanc, tmp_path,
 
 
 def test_send_prints_one_status_per_instance(orthanc, tmp_path, capsys) -> None:
-    series = write_series(tmp_path / "send", count=2, seed=11)
+    series = write_series(tmp_path / "send", count=2, seed=11, patient_id="SENT-3")
     assert main(["pacs", "send", "--url", orthanc["server"].dicomweb_url, str(tmp_path / "send")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all(line.endswith("ok") for line in lines)

@@ -8,10 +8,14 @@ import socket
 import threading
 
 import pytest
-from conftest import dimse_node, web_node
-from orthanc_server import free_port, write_series
+from orthanc_server import dimse_node, free_port, web_node, write_series
 
-from textdifuse_desktop.errors import AssociationRejectedError, NetworkError, RemoteStatusError, TransferCancelled
+from textdifuse_desktop.errors import (
+    AssociationRejectedError,
+    NetworkError,
+    RemoteStatusError,
+    TransferCancelled,
+)
 from textdifuse_desktop.net import service
 from textdifuse_desktop.net.nodes import PacsNode
 from textdifuse_desktop.net.query import QueryFilter
@@ -43,7 +47,7 @@ def test_silent_server_times_out_with_a_message() -> None:
 
 
 class _HtmlHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = b"<html><body>Hospital intranet login</body></html>"
         self.send_response(200)
         self.send_header("Content-Type", "text/html")

@@ -8,7 +8,13 @@ import pytest
 
 from textdifuse_desktop.errors import SessionError, UsageError
 from textdifuse_desktop.net import secrets
-from textdifuse_desktop.net.nodes import PacsNode, find_node, load_nodes, nodes_path, save_nodes
+from textdifuse_desktop.net.nodes import (
+    PacsNode,
+    find_node,
+    load_nodes,
+    nodes_path,
+    save_nodes,
+)
 from textdifuse_desktop.net.query import QueryFilter, QueryResult, find_identifier
 
 

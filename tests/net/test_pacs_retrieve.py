@@ -7,8 +7,7 @@ import logging
 import numpy as np
 import pydicom
 import pytest
-from conftest import dimse_node
-from orthanc_server import SECRET_ID, SECRET_NAME
+from orthanc_server import SECRET_ID, SECRET_NAME, dimse_node
 
 from textdifuse_desktop.io import read_image
 from textdifuse_desktop.net import service

@@ -26,7 +26,7 @@ def _run(gen):
 @pytest.mark.parametrize("which", ["dimse", "web"])
 def test_send_then_read_back_pixels_and_uids(orthanc, node, webnode, tmp_path, which) -> None:
     target = node if which == "dimse" else webnode
-    series = write_series(tmp_path / "out", count=3, modality="MR", seed=7)
+    series = write_series(tmp_path / "out", count=3, modality="MR", seed=7, patient_id="SENT-1")
     statuses, progress = _run(service.send_files(target, series["paths"]))
     assert [s.ok for s in statuses] == [True] * 3 and service.failures_error(target, statuses) is None
     assert [p.done for p in progress] == [1, 2, 3] and progress[-1].item is statuses[-1]
@@ -47,7 +47,7 @@ def test_send_refuses_a_file_that_is_not_dicom_before_connecting(node, tmp_path)
 def test_per_instance_failure_names_the_instance_and_status_and_keeps_files(tmp_path) -> None:
     from pynetdicom import AE, AllStoragePresentationContexts, evt
 
-    series = write_series(tmp_path / "out", count=3, seed=3)
+    series = write_series(tmp_path / "out", count=3, seed=3, patient_id="SENT-2")
     refused_uid = sorted(series["pixels"])[0]
 
     def on_store(event):

@@ -20,7 +20,12 @@ from PySide6 import QtCore, QtWidgets
 
 from textdifuse_desktop.errors import FusionCancelled
 from textdifuse_desktop.gui import pacs_strings as texts
-from textdifuse_desktop.gui.pacs_widgets import NodePicker, QueryForm, fill_table, selected_row
+from textdifuse_desktop.gui.pacs_widgets import (
+    NodePicker,
+    QueryForm,
+    fill_table,
+    selected_row,
+)
 from textdifuse_desktop.gui.workers import create_worker
 from textdifuse_desktop.net import service
 from textdifuse_desktop.net.query import SERIES_FIELDS, STUDY_FIELDS, QueryFilter
@@ -113,7 +118,9 @@ class PacsDialog(QtWidgets.QDialog):
         self._update_buttons()
 
     def _finished(self) -> None:
-        self._worker = None
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.wait(5000)  # its QThread must have stopped before the last reference goes
         self.progress.setVisible(False)
         self._update_buttons()
 
@@ -179,7 +186,7 @@ class PacsDialog(QtWidgets.QDialog):
         if progress.total:
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.done)
-            self.progress.setFormat(f"%v of %m instances")
+            self.progress.setFormat("%v of %m instances")
         if progress.done == 1 and "first_instance" not in self.timings:
             self.timings["first_instance"] = time.perf_counter() - self.timings.get("start", time.perf_counter())
         if progress.message:

@@ -196,6 +196,8 @@ class NodesDialog(QtWidgets.QDialog):
             return
         if self.token.text() and node.is_dicomweb:
             secrets.store_token(node.name, self.token.text())
+        if self._worker is not None:
+            self._worker.wait(5000)  # the previous test's QThread must stop before its last reference goes
         self.test_label.setText(texts.TESTING)
         self.test_button.setEnabled(False)
 

@@ -171,7 +171,9 @@ class SendDialog(QtWidgets.QDialog):
         self.window_.report_error(error)
 
     def _finished(self) -> None:
-        self._worker = None
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.wait(5000)  # its QThread must have stopped before the last reference goes
         self.progress.setRange(0, 1)
         self.send_button.setEnabled(True)
         self.cancel_button.setEnabled(False)

@@ -52,7 +52,7 @@ class NodePicker(QtWidgets.QWidget):
         for node in self.nodes:
             self.combo.addItem(node.describe(), node.name)
         index = self.combo.findText(current)
-        self.combo.setCurrentIndex(index if index >= 0 else 0)
+        self.combo.setCurrentIndex(max(index, 0))
 
     def current(self) -> PacsNode | None:
         """The selected node, or None."""
@@ -90,7 +90,9 @@ class NodePicker(QtWidgets.QWidget):
             on_finish=self._test_done)
 
     def _test_done(self) -> None:
-        self._worker = None
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.wait(5000)  # its QThread must have stopped before the last reference goes
         self.test_button.setEnabled(True)
 
     def wait(self, msecs: int = 30000) -> bool:

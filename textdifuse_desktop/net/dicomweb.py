@@ -21,7 +21,11 @@ from textdifuse_desktop.net.cache import safe_uid
 from textdifuse_desktop.net.dimse_transfer import InstanceStatus, read_headers
 from textdifuse_desktop.net.nodes import PacsNode
 from textdifuse_desktop.net.secrets import load_token
-from textdifuse_desktop.net.transfer import Cancellable, TransferProgress, raise_if_cancelled
+from textdifuse_desktop.net.transfer import (
+    Cancellable,
+    TransferProgress,
+    raise_if_cancelled,
+)
 
 log = logging.getLogger(__name__)
 STOW_BATCH = 10

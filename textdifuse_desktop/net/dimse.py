@@ -16,9 +16,18 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from textdifuse_desktop.errors import AssociationRejectedError, NetworkError, RemoteStatusError, TransferCancelled
+from textdifuse_desktop.errors import (
+    AssociationRejectedError,
+    NetworkError,
+    RemoteStatusError,
+    TransferCancelled,
+)
 from textdifuse_desktop.net.nodes import PacsNode
-from textdifuse_desktop.net.transfer import Cancellable, abort_on_cancel, raise_if_cancelled
+from textdifuse_desktop.net.transfer import (
+    Cancellable,
+    abort_on_cancel,
+    raise_if_cancelled,
+)
 
 log = logging.getLogger(__name__)
 # pynetdicom logs identifiers (patient names) at DEBUG and repeats our one-line errors at ERROR.
@@ -40,13 +49,19 @@ def _tls_args(node: PacsNode) -> tuple[ssl.SSLContext, str] | None:
 def _diagnose(node: PacsNode) -> str:
     """Why no association came up, in words, from a plain TCP connection attempt."""
     try:
-        with socket.create_connection((node.host, node.port), timeout=min(node.timeout_s, 10)):
-            pass
+        with socket.create_connection((node.host, node.port), timeout=min(node.timeout_s, 10)) as sock:
+            tls = _tls_args(node)
+            if tls is not None:
+                with tls[0].wrap_socket(sock, server_hostname=tls[1]):
+                    pass
+    except ssl.SSLError as error:
+        return f"the TLS handshake with {node.host}:{node.port} failed: {error.reason or error} (check the CA file " \
+               "and our certificate)"
     except socket.gaierror:
         return f"unknown host {node.host!r}"
     except ConnectionRefusedError:
         return f"connection refused by {node.host}:{node.port} (is the PACS running, is the port right?)"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return f"no answer from {node.host}:{node.port} within {min(node.timeout_s, 10):g} s (firewall or wrong host?)"
     except OSError as error:
         return f"cannot reach {node.host}:{node.port}: {error.strerror or error}"
@@ -127,7 +142,9 @@ def echo(node: PacsNode) -> str:
 def find(node: PacsNode, identifier: Any, limit: int, cancel: Cancellable | None = None) -> tuple[list[Any], bool]:
     """Study-root C-FIND; returns ``(identifiers, truncated)``, stopping after ``limit`` matches."""
     from pynetdicom import build_context
-    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FindModel
+    from pynetdicom.sop_class import (
+        StudyRootQueryRetrieveInformationModelFind as FindModel,
+    )
 
     answers: list[Any] = []
     truncated = False

@@ -17,7 +17,11 @@ from textdifuse_desktop.errors import NetworkError, ReadError, RemoteStatusError
 from textdifuse_desktop.net import dimse
 from textdifuse_desktop.net.nodes import PacsNode
 from textdifuse_desktop.net.storage_scp import InstanceSink, move_destination
-from textdifuse_desktop.net.transfer import Cancellable, TransferProgress, raise_if_cancelled
+from textdifuse_desktop.net.transfer import (
+    Cancellable,
+    TransferProgress,
+    raise_if_cancelled,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +87,9 @@ def get_series(node: PacsNode, study_uid: str, series_uid: str, folder: Path, ex
                cancel: Cancellable | None = None) -> Generator[TransferProgress, None, int]:
     """C-GET the series into ``folder``; returns the number of instances received."""
     from pynetdicom import ALL_TRANSFER_SYNTAXES, build_context, build_role, evt
-    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GetModel
+    from pynetdicom.sop_class import (
+        StudyRootQueryRetrieveInformationModelGet as GetModel,
+    )
 
     classes = sorted({sop_class for _, sop_class in expected if sop_class})
     if len(classes) >= dimse.MAX_CONTEXTS:
@@ -101,7 +107,9 @@ def move_series(node: PacsNode, study_uid: str, series_uid: str, folder: Path, e
                 cancel: Cancellable | None = None) -> Generator[TransferProgress, None, int]:
     """C-MOVE the series to our own storage SCP (``node.calling_ae`` on ``node.move_port``) into ``folder``."""
     from pynetdicom import build_context
-    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MoveModel
+    from pynetdicom.sop_class import (
+        StudyRootQueryRetrieveInformationModelMove as MoveModel,
+    )
 
     sink = InstanceSink(folder, series_uid)
     with move_destination(node, sink), dimse.associate(node, [build_context(MoveModel)], cancel=cancel) as assoc:

@@ -11,6 +11,7 @@ logged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -48,10 +49,8 @@ def store_token(node_name: str, token: str | None) -> str:
             if token:
                 ring.set_password(SERVICE, node_name, token)
             else:
-                try:
+                with contextlib.suppress(Exception):  # nothing stored is fine
                     ring.delete_password(SERVICE, node_name)
-                except Exception:  # noqa: BLE001 - nothing stored is fine
-                    pass
             return "keyring"
         except Exception as error:  # noqa: BLE001 - locked or unavailable keyring: keep it in memory
             log.warning("the OS keyring refused the DICOMweb token (%s); it is kept for this session only",

@@ -80,7 +80,11 @@ class InstanceSink:
 
 def storage_contexts() -> list[Any]:
     """Every storage SOP class with every transfer syntax (what the C-MOVE SCP supports)."""
-    from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, build_context
+    from pynetdicom import (
+        ALL_TRANSFER_SYNTAXES,
+        AllStoragePresentationContexts,
+        build_context,
+    )
 
     return [build_context(ctx.abstract_syntax, ALL_TRANSFER_SYNTAXES) for ctx in AllStoragePresentationContexts]
 

@@ -24,7 +24,7 @@ class Cancellable(Protocol):
     """Anything with a ``cancelled`` flag (``fusion.request.CancelToken`` fits)."""
 
     @property
-    def cancelled(self) -> bool: ...  # noqa: D102
+    def cancelled(self) -> bool: ...
 
 
 class CancelFlag:
