@@ -90,6 +90,10 @@ class FusionController(QtCore.QObject):
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)
         worker.finished.connect(self._on_finished)
+        if self._worker is not None:
+            # The previous job has ended (it emitted finished) but its QThread may still be winding down;
+            # dropping the last reference to a running QThread aborts the process.
+            self._worker.wait(5000)
         self._worker = worker
         self.running_changed.emit(True)
         worker.start()
