@@ -157,22 +157,14 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
 
     def make_export_dialog(self, cls: Any = None) -> Any:
         """Build (not show) the export dialog bound to the current result and regions."""
-        from textdifuse_desktop.gui.export_jobs import ExportRequest
         from textdifuse_desktop.gui.widgets.export_dialog import ExportDialog
 
-        def make_request(fmt: str, path: Path, deidentify: bool) -> ExportRequest:
+        def make_request(fmt: str, path: Path, deidentify: bool) -> Any:
             if fmt != "seg" and self.result is None and not (fmt == "mp4" and self._is_video()):
                 from textdifuse_desktop.errors import FeatureUnavailableError
 
                 raise FeatureUnavailableError(strings.NOTHING_TO_EXPORT)
-            masks, names = self.regions.masks()
-            a, b = (self.paired if self.paired is not None else (self.raw["a"], self.raw["b"]))
-            return ExportRequest(fmt, path, fused=self.result.image if self.result else None,
-                                 a=self.raw["a"] if not isinstance(a, Image) else a,
-                                 b=self.raw["b"] if not isinstance(b, Image) else b,
-                                 masks=masks, names=names, deidentify=deidentify,
-                                 params=self.result.params if self.result else self.fusion_panel.params(),
-                                 plane=self.panes["fused"].current_slice, anonymous=self._mixed_patients())
+            return self.export_request(fmt, path, deidentify, plane=self.panes["fused"].current_slice)
 
         last = getattr(self.settings, "last_export_dir", None)
         dialog = (cls or ExportDialog)(make_request, self.report_error, self,
@@ -180,6 +172,19 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
         dialog.exported.connect(lambda paths: self.statusBar().showMessage(
             strings.STATUS_EXPORTED.format(count=len(paths), path=paths[0] if paths else ""), 10000))
         return dialog
+
+    def export_request(self, fmt: str, path: Path, deidentify: bool, plane: int | None = None) -> Any:
+        """The ExportRequest of the current result, sources and regions (File > Export and Send to PACS)."""
+        from textdifuse_desktop.gui.export_jobs import ExportRequest
+
+        masks, names = self.regions.masks()
+        a, b = (self.paired if self.paired is not None else (self.raw["a"], self.raw["b"]))
+        return ExportRequest(fmt, path, fused=self.result.image if self.result else None,
+                             a=self.raw["a"] if not isinstance(a, Image) else a,
+                             b=self.raw["b"] if not isinstance(b, Image) else b,
+                             masks=masks, names=names, deidentify=deidentify,
+                             params=self.result.params if self.result else self.fusion_panel.params(),
+                             plane=plane, anonymous=self._mixed_patients())
 
     def _mixed_patients(self) -> bool:
         """True when the sources as loaded name different patients (an export must then carry neither)."""

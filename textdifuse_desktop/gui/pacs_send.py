@@ -19,7 +19,6 @@ from textdifuse_desktop.errors import FeatureUnavailableError, FusionCancelled
 from textdifuse_desktop.gui import pacs_strings as texts
 from textdifuse_desktop.gui.pacs_widgets import NodePicker
 from textdifuse_desktop.gui.workers import create_worker
-from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.net import cache, service
 from textdifuse_desktop.net.transfer import TransferProgress
 
@@ -27,21 +26,12 @@ log = logging.getLogger(__name__)
 
 
 def export_request(window: Any, kind: str, path: Path, deidentify: bool) -> Any:
-    """The ExportRequest of the window's current result (as File > Export builds it)."""
-    from textdifuse_desktop.gui.export_jobs import ExportRequest
-
+    """The ExportRequest of the window's current result (the whole series: no plane is picked)."""
     if kind == "dicom" and window.result is None:
         raise FeatureUnavailableError(texts.NOTHING_TO_SEND)
-    masks, names = window.regions.masks()
-    if kind == "seg" and not masks:
+    if kind == "seg" and not window.regions.masks()[0]:
         raise FeatureUnavailableError(texts.NOTHING_TO_SEND)
-    a, b = window.paired if window.paired is not None else (window.raw["a"], window.raw["b"])
-    return ExportRequest(kind, path, fused=window.result.image if window.result else None,
-                         a=window.raw["a"] if not isinstance(a, Image) else a,
-                         b=window.raw["b"] if not isinstance(b, Image) else b,
-                         masks=masks, names=names, deidentify=deidentify,
-                         params=window.result.params if window.result else window.fusion_panel.params(),
-                         anonymous=window._mixed_patients())
+    return window.export_request(kind, path, deidentify)
 
 
 def send_job(window: Any, node: Any, kind: str, deidentify: bool,
