@@ -154,3 +154,11 @@ def test_propose_and_add_regions_is_undoable(ir_scene) -> None:
     assert region_set[0].origin == "proposal" and region_set.can_undo
     region_set.undo()
     assert len(region_set) == 2
+
+
+def test_a_dark_night_photograph_is_not_taken_for_a_colour_coded_pet() -> None:
+    rng = np.random.default_rng(1)
+    night = Image(rng.uniform(5, 40, (32, 32, 3)).astype(np.float32), axes="YXC")  # dark, never black
+    night.pixels[:2, :2] = 250.0  # one street lamp
+    infrared = Image(rng.uniform(0, 255, (32, 32)).astype(np.float32))
+    assert salient_source(infrared, night) == "A" and salient_source(night, infrared) == "B"

@@ -225,3 +225,22 @@ def _to_0_255(pixels: np.ndarray, window: tuple[float, float] | None) -> np.ndar
     out = (np.nan_to_num(pixels, nan=lo).astype(np.float32) - np.float32(lo)) * np.float32(255.0 / span)
     log.debug("luma mapped from [%g, %g] to 0..255", lo, hi)
     return np.clip(out, 0.0, 255.0)
+
+
+#: Share of pure black that marks a colour image as a colour-coded PET/SPECT.
+BLACK_SHARE = 0.20
+
+
+def is_colour_coded_nuclear(image: Image) -> bool:
+    """A colour-coded PET/SPECT: at least :data:`BLACK_SHARE` of it pure black background.
+
+    A night photograph is dark but not black: on the MSRS and RoadScene
+    visible images no pixel is within 1 % of the range of the darkest
+    value; on the Harvard PET/SPECT images 37-86 % are.
+    """
+    rgb = np.asarray(image.pixels[..., :3], dtype=np.float32)
+    if image.axes.startswith("T"):
+        rgb = rgb[0]
+    brightest = rgb.max(axis=-1)
+    lo, hi = float(brightest.min()), float(brightest.max())
+    return float(np.mean(brightest <= lo + 0.01 * (hi - lo))) >= BLACK_SHARE

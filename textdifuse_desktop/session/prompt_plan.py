@@ -30,7 +30,12 @@ from textdifuse_desktop.session.prompt_words import (
     word_region,
     working_words,
 )
-from textdifuse_desktop.session.regions import DEFAULT_KAPPA, Region, RegionSet, clamp_kappa
+from textdifuse_desktop.session.regions import (
+    DEFAULT_KAPPA,
+    Region,
+    RegionSet,
+    clamp_kappa,
+)
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,6 @@ INFRARED, NUCLEAR, CT = "infrared", "nuclear", "ct"
 DOMAIN_NAMES = {INFRARED: "infrared/visible pair", NUCLEAR: "PET/SPECT pair", CT: "CT pair"}
 #: Longest prompt accepted (CLIP reads 77 tokens per phrase; longer text is a paste accident, not a prompt).
 MAX_PROMPT_CHARS = 200
-#: Share of pure black that marks a colour image as a colour-coded PET/SPECT (see :func:`pair_domain`).
-BLACK_SHARE = 0.20
 #: Bone on CT: above soft tissue and contrast-free blood (< 100 HU), at the low end of trabecular bone.
 BONE_HU = 300.0
 
@@ -96,7 +94,7 @@ def check_prompt(text: str) -> list[str]:
 
 def pair_domain(a: Image, b: Image) -> str | None:
     """``"infrared"``, ``"nuclear"``, ``"ct"`` or None (e.g. MRI next to a grey raster): see the module docstring."""
-    from textdifuse_desktop.imaging.color import is_colour
+    from textdifuse_desktop.imaging.color import is_colour, is_colour_coded_nuclear
 
     modalities = {a.modality, b.modality}
     if modalities & {"PT", "NM"}:
@@ -108,24 +106,9 @@ def pair_domain(a: Image, b: Image) -> str | None:
     if modalities - {"OT", ""}:
         return None
     colour_a, colour_b = is_colour(a), is_colour(b)
-    if colour_a != colour_b and _colour_coded(a if colour_a else b):
+    if colour_a != colour_b and is_colour_coded_nuclear(a if colour_a else b):
         return NUCLEAR
     return INFRARED
-
-
-def _colour_coded(image: Image) -> bool:
-    """A colour-coded PET/SPECT: at least :data:`BLACK_SHARE` of it pure black background.
-
-    A night photograph is dark but not black: on the MSRS and RoadScene
-    visible images no pixel is within 1 % of the range of the darkest
-    value; on the Harvard PET/SPECT images 37-86 % are.
-    """
-    rgb = np.asarray(image.pixels[..., :3], dtype=np.float32)
-    if image.axes.startswith("T"):
-        rgb = rgb[0]
-    brightest = rgb.max(axis=-1)
-    lo, hi = float(brightest.min()), float(brightest.max())
-    return float(np.mean(brightest <= lo + 0.01 * (hi - lo))) >= BLACK_SHARE
 
 
 def word_kind(phrase: str, domain: str | None) -> str | None:
@@ -160,7 +143,11 @@ def word_region(phrase: str, kind: str, a: Image, b: Image, *, kappa: float = DE
 
     Its provenance names the path, e.g. ``"hot-object proposal for 'person'"``.
     """
-    from textdifuse_desktop.session.proposals import default_min_size, propose, split_components
+    from textdifuse_desktop.session.proposals import (
+        default_min_size,
+        propose,
+        split_components,
+    )
 
     if kind == "bone":
         source = _bone_source(a, b)

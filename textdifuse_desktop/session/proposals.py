@@ -239,11 +239,11 @@ def pick_source(kind: str, a: Image, b: Image) -> str:
 def salient_source(a: Image, b: Image) -> str:
     """The source a text-prompted region favours by default: the infrared / PET / SPECT one.
 
-    By modality first; otherwise a colour source that is mostly black (a
+    By modality first; otherwise a colour source with a pure-black background (a
     colour-coded PET or SPECT) is salient, a colour photograph is not (its
     grey partner is then the infrared); two grey sources give ``"B"``.
     """
-    from textdifuse_desktop.imaging.color import is_colour
+    from textdifuse_desktop.imaging.color import is_colour, is_colour_coded_nuclear
 
     hits = [name for name, image in (("A", a), ("B", b)) if image.modality in HOT_MODALITIES + UPTAKE_MODALITIES]
     if len(hits) == 1:
@@ -252,9 +252,7 @@ def salient_source(a: Image, b: Image) -> str:
     if colour_a == colour_b:
         return "B"
     colour, grey = ("A", "B") if colour_a else ("B", "A")
-    values = intensity_of(a if colour == "A" else b)
-    dark = float(np.mean(values <= values.min() + 0.05 * (values.max() - values.min() + 1e-12)))
-    return colour if dark > 0.4 else grey
+    return colour if is_colour_coded_nuclear(a if colour == "A" else b) else grey
 
 
 def propose(kind: str, a: Image, b: Image, *, source: str | None = None, kappa: float = DEFAULT_KAPPA,

@@ -34,7 +34,7 @@ class Step:
     def label(self) -> str:
         """What changed, in words (for "Undo <label>")."""
         if self.kind != "view":
-            return f"{self.kind[:-1] if self.kind.endswith('s') else self.kind} edit"
+            return f"{self.kind.removesuffix('s')} edit"
         before, after = self.before or {}, self.after or {}
         parts = changed_parts(before.get("view"), after.get("view"))
         if before.get("params") != after.get("params"):
