@@ -74,9 +74,9 @@ def test_intensity_window_maps_to_unit_range(rng, pixel_backend) -> None:
 
 
 def test_volume_is_fused_in_slice_batches(rng, pixel_backend, monkeypatch) -> None:
-    from textdifuse_desktop.fusion import engine
+    from textdifuse_desktop.fusion import _slice_runner
 
-    monkeypatch.setattr(engine, "CPU_BATCH_PIXELS", 3 * 32 * 48)  # a stand-in backend runs on the CPU
+    monkeypatch.setattr(_slice_runner, "CPU_BATCH_PIXELS", 3 * 32 * 48)  # a stand-in backend runs on the CPU
     a, b = _grey(rng, (7, 30, 45)), _grey(rng, (7, 30, 45))
     backend = pixel_backend(steps=2)
     result, progress = _drain(run_fusion(FusionRequest(a, b), backend=backend))

@@ -48,9 +48,9 @@ def _drain(gen):
 
 
 def test_partial_volume_is_reported_slice_batch_by_batch(rng, monkeypatch) -> None:
-    from textdifuse_desktop.fusion import engine
+    from textdifuse_desktop.fusion import _slice_runner
 
-    monkeypatch.setattr(engine, "CPU_BATCH_PIXELS", 2 * 32 * 48)  # two slices per batch
+    monkeypatch.setattr(_slice_runner, "CPU_BATCH_PIXELS", 2 * 32 * 48)  # two slices per batch
     a = Image(_smooth_volume(rng), axes="ZYX", modality="MR")
     b = Image(_smooth_volume(rng), axes="ZYX", modality="MR")
     gen = run_fusion(FusionRequest(a, b), backend=NoisyBackend())
@@ -72,9 +72,9 @@ def test_partial_volume_is_reported_slice_batch_by_batch(rng, monkeypatch) -> No
 
 
 def test_cancel_stops_within_one_slice_batch(rng, monkeypatch) -> None:
-    from textdifuse_desktop.fusion import engine
+    from textdifuse_desktop.fusion import _slice_runner
 
-    monkeypatch.setattr(engine, "CPU_BATCH_PIXELS", 1 * 32 * 48)
+    monkeypatch.setattr(_slice_runner, "CPU_BATCH_PIXELS", 1 * 32 * 48)
     backend = NoisyBackend()
     token = CancelToken()
     volume = Image(_smooth_volume(rng), axes="ZYX")
@@ -91,9 +91,9 @@ def test_cancel_stops_within_one_slice_batch(rng, monkeypatch) -> None:
 
 
 def test_identical_slices_fuse_identically_whatever_the_batch(rng, monkeypatch) -> None:
-    from textdifuse_desktop.fusion import engine
+    from textdifuse_desktop.fusion import _slice_runner
 
-    monkeypatch.setattr(engine, "CPU_BATCH_PIXELS", 3 * 32 * 48)
+    monkeypatch.setattr(_slice_runner, "CPU_BATCH_PIXELS", 3 * 32 * 48)
     plane_a, plane_b = _smooth_volume(rng, (1, 32, 40)), _smooth_volume(rng, (1, 32, 40))
     a = Image(np.repeat(plane_a, 7, axis=0), axes="ZYX")
     b = Image(np.repeat(plane_b, 7, axis=0), axes="ZYX")
@@ -102,10 +102,10 @@ def test_identical_slices_fuse_identically_whatever_the_batch(rng, monkeypatch) 
 
 
 def test_fused_volume_is_as_consistent_as_its_sources(rng, monkeypatch) -> None:
-    from textdifuse_desktop.fusion import engine
+    from textdifuse_desktop.fusion import _slice_runner
     from textdifuse_desktop.fusion._sources import prepare_pair
 
-    monkeypatch.setattr(engine, "CPU_BATCH_PIXELS", 2 * 32 * 48)
+    monkeypatch.setattr(_slice_runner, "CPU_BATCH_PIXELS", 2 * 32 * 48)
     a = Image(_smooth_volume(rng, (12, 32, 40)), axes="ZYX")
     b = Image(_smooth_volume(rng, (12, 32, 40)), axes="ZYX")
     fused = fuse(FusionRequest(a, b), backend=NoisyBackend()).image.pixels
@@ -144,9 +144,9 @@ def test_real_network_gives_identical_slices_identical_results(rng, tmp_path) ->
 
 
 def test_slices_empty_in_both_sources_are_not_sent_to_the_model(rng, monkeypatch) -> None:
-    from textdifuse_desktop.fusion import engine
+    from textdifuse_desktop.fusion import _slice_runner
 
-    monkeypatch.setattr(engine, "CPU_BATCH_PIXELS", 2 * 32 * 48)
+    monkeypatch.setattr(_slice_runner, "CPU_BATCH_PIXELS", 2 * 32 * 48)
     pixels = _smooth_volume(rng, (8, 32, 40))
     pixels[:4] = 0.0  # air above the head in both sources
     backend = NoisyBackend()

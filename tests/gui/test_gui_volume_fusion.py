@@ -9,9 +9,9 @@ from textdifuse_desktop.fusion.request import FusionParams
 
 
 def _volume_window(make_window, monkeypatch, backend):
-    from textdifuse_desktop.fusion import engine
+    from textdifuse_desktop.fusion import _slice_runner
 
-    monkeypatch.setattr(engine, "CPU_BATCH_PIXELS", 24 * 32)  # one slice per batch
+    monkeypatch.setattr(_slice_runner, "CPU_BATCH_PIXELS", 24 * 32)  # one slice per batch
     window = make_window()
     window.set_sources(make_volume((8, 24, 32), seed=1, modality="MR", units=""),
                        make_volume((8, 24, 32), seed=2, modality="MR", units=""))
