@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Generator
 from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
 from textdifuse_desktop.errors import FusionCancelled
 from textdifuse_desktop.gui import pacs_strings as texts
+from textdifuse_desktop.gui import pipeline
 from textdifuse_desktop.gui.pacs_widgets import (
     NodePicker,
     QueryForm,
@@ -178,9 +180,8 @@ class PacsDialog(QtWidgets.QDialog):
         self.status.setText(texts.RETRIEVING.format(what=row.get("SeriesDescription") or "the series"))
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
-        self._run(lambda cancel: service.retrieve_series(node, row["StudyInstanceUID"], row["SeriesInstanceUID"],
-                                                         method=method, cancel=cancel),
-                  lambda result: self._open(key, result), on_yield=self._progress)
+        self._run(lambda cancel: _retrieve_and_read(node, row, method, cancel),
+                  lambda loaded: self._open(key, *loaded), on_yield=self._progress)
 
     def _progress(self, progress: Any) -> None:
         if progress.total:
@@ -192,14 +193,14 @@ class PacsDialog(QtWidgets.QDialog):
         if progress.message:
             self.status.setText(progress.message)
 
-    def _open(self, key: str, result: Any) -> None:
+    def _open(self, key: str, result: Any, source: Any) -> None:
         self.timings["retrieved"] = time.perf_counter() - self.timings.get("start", time.perf_counter())
-        if self.window_.open_source(key, result.folder):
-            QtWidgets.QApplication.processEvents()
-            self.timings["shown"] = time.perf_counter() - self.timings.get("start", time.perf_counter())
-            self.status.setText(texts.RETRIEVED.format(count=result.count, method=texts.METHOD_LABELS[result.method],
-                                                       seconds=result.seconds, slot=key.upper()))
-            self.retrieved.emit(key, result)
+        self.window_.show_loaded(key, source, result.folder)
+        QtWidgets.QApplication.processEvents()
+        self.timings["shown"] = time.perf_counter() - self.timings.get("start", time.perf_counter())
+        self.status.setText(texts.RETRIEVED.format(count=result.count, method=texts.METHOD_LABELS[result.method],
+                                                   seconds=result.seconds, slot=key.upper()))
+        self.retrieved.emit(key, result)
 
     def cancel(self) -> None:
         """Abort the running query or retrieve (the association is aborted at once)."""
@@ -231,3 +232,10 @@ def open_pacs_dialog(window: Any) -> PacsDialog:
     dialog.show()
     dialog.raise_()
     return dialog
+
+
+def _retrieve_and_read(node: Any, row: dict[str, Any], method: str, cancel: Any) -> Generator[Any, None, Any]:
+    """Worker job: retrieve the series, then read it with the app's reader, both off the GUI thread."""
+    result = yield from service.retrieve_series(node, row["StudyInstanceUID"], row["SeriesInstanceUID"],
+                                                method=method, cancel=cancel)
+    return result, pipeline.load_source(result.folder)

@@ -57,6 +57,12 @@ class SourceLoadingMixin:
         self._sources_updated()
         return True
 
+    def show_loaded(self, key: str, source: Any, path: str | Path) -> None:
+        """Show a source already read from ``path`` elsewhere (a worker thread) as ``key``, like open_source."""
+        self._loaded(key, source, path)
+        self.raw[key] = source
+        self._sources_updated()
+
     def open_pair(self, path_a: str | Path, path_b: str | Path, options_a: dict[str, Any] | None = None,
                   options_b: dict[str, Any] | None = None) -> bool:
         """Load a new pair: both files are read first, then shown together. True when both loaded.
@@ -91,10 +97,13 @@ class SourceLoadingMixin:
         except Exception as error:  # noqa: BLE001 - every failure is shown, the app goes on
             self.report_error(error)
             return None
+        self._loaded(key, source, path)
+        return source
+
+    def _loaded(self, key: str, source: Any, path: str | Path) -> None:
         self._remember(path)
         self.statusBar().showMessage(strings.STATUS_LOADED.format(
             slot=strings.PANE_TITLES[key], name=Path(path).name, desc=pipeline.describe(source)), 8000)
-        return source
 
     def _sources_updated(self) -> None:
         self._sources_token += 1
