@@ -10,6 +10,9 @@
 #   4. the thumbnail grid and the grid of the 12 lowest-SSIM test pairs.
 #
 #   DATA=../shared/data bash benchmarks/quality_report.sh [NO_INT_WEIGHTS NO_GRAD_WEIGHTS]
+#
+# After new weights, REUSE=1 REFUSE=textdifuse re-fuses only the model (the seeded degraded inputs and the
+# other methods' outputs in /tmp/comparison are kept; about 15 minutes instead of an hour).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
