@@ -27,10 +27,10 @@ log = logging.getLogger(__name__)
 
 #: Pixels per mini-batch of slices on an accelerator (volumes are fused a few slices at a time).
 BATCH_PIXELS = 1 << 20
-#: Pixels per mini-batch on the CPU: four 256x256 slices.  On 2 cores one slice per call runs at about half
-#: the throughput of 2-4 (thread start-up per call), 16 gains little more; cancel and progress come once per
-#: batch, about one second.
-CPU_BATCH_PIXELS = 1 << 18
+#: Pixels per mini-batch on the CPU: one 256x256 slice, so progress and cancel come once per slice.  On 2 idle
+#: cores it costs no throughput (256x256x150 pair: 9.2 s at one slice per call, 9.0 s at four;
+#: benchmarks/bench_volume_fusion.py --case synthetic); on a loaded machine bigger batches looked faster.
+CPU_BATCH_PIXELS = 1 << 16
 #: Smallest tile tried after running out of memory, before falling back to the CPU.
 MIN_TILE = 128
 
