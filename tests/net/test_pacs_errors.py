@@ -16,10 +16,10 @@ from textdifuse_desktop.errors import (
     RemoteStatusError,
     TransferCancelled,
 )
+from textdifuse_desktop.fusion.request import CancelToken
 from textdifuse_desktop.net import service
 from textdifuse_desktop.net.nodes import PacsNode
 from textdifuse_desktop.net.query import QueryFilter
-from textdifuse_desktop.net.transfer import CancelFlag
 
 
 def test_wrong_called_ae_title_is_a_rejected_association(orthanc) -> None:
@@ -127,7 +127,7 @@ def test_dropped_association_during_a_query() -> None:
 @pytest.mark.parametrize("method", ["get", "wado"])
 def test_cancel_mid_retrieve_aborts_and_leaves_no_folder(orthanc, method, tmp_path) -> None:
     node = web_node(orthanc) if method == "wado" else dimse_node(orthanc)
-    ct, cancel = orthanc["ct"], CancelFlag()
+    ct, cancel = orthanc["ct"], CancelToken()
     gen = service.retrieve_series(node, ct["study"], ct["series"], cancel=cancel, cache_root=tmp_path)
     with pytest.raises(TransferCancelled, match="cancelled"):
         for progress in gen:

@@ -112,13 +112,13 @@ def _drive(gen: Generator[Any, None, Any], cancel: Any) -> Any:
 
 
 def _get(node: Any, args: argparse.Namespace) -> int:
+    from textdifuse_desktop.fusion.request import CancelToken
     from textdifuse_desktop.net import service
-    from textdifuse_desktop.net.transfer import CancelFlag
 
     if args.output is not None and args.output.exists():
         raise WriteError("the output folder exists; retrieved data never overwrites local files",
                          path=args.output, hint="give a new folder name")
-    cancel = CancelFlag()
+    cancel = CancelToken()
     result = _drive(service.retrieve_series(node, args.study_uid, args.series_uid, method=args.method,
                                             cancel=cancel, read="all"), cancel)
     folder = result.folder
@@ -140,13 +140,13 @@ def _copy_new(source: Path, target: Path) -> Path:
 
 
 def _send(node: Any, args: argparse.Namespace) -> int:
+    from textdifuse_desktop.fusion.request import CancelToken
     from textdifuse_desktop.net import service
-    from textdifuse_desktop.net.transfer import CancelFlag
 
     files = service.expand_paths(args.paths)
     if not files:
         raise UsageError("the folders hold no files to send")
-    cancel = CancelFlag()
+    cancel = CancelToken()
     statuses = _drive(service.send_files(node, files, cancel=cancel), cancel)
     for status in statuses:
         state = "ok" if status.ok else f"FAILED status 0x{status.status:04X} {status.detail}".rstrip()

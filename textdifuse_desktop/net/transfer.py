@@ -2,9 +2,9 @@
 
 Transfers are generators that yield :class:`TransferProgress` and return
 their result, so a GUI worker thread or the CLI can drive them the same way.
-Cancellation is any object with a ``cancelled`` property (the GUI's worker
-token or :class:`CancelFlag`); :func:`abort_on_cancel` watches it and aborts
-the DICOM association at once, so a Cancel never waits for the server.
+Cancellation is any object with a ``cancelled`` property (the GUI worker's
+token, or :class:`textdifuse_desktop.fusion.request.CancelToken` in the CLI); :func:`abort_on_cancel`
+watches it and aborts the DICOM association at once, so a Cancel never waits for the server.
 """
 
 from __future__ import annotations
@@ -25,22 +25,6 @@ class Cancellable(Protocol):
 
     @property
     def cancelled(self) -> bool: ...
-
-
-class CancelFlag:
-    """A thread-safe cancellation flag for callers without one of their own (CLI, benchmarks)."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        """Ask the running transfer to stop."""
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        """True once :meth:`cancel` was called."""
-        return self._event.is_set()
 
 
 @dataclass(frozen=True)
