@@ -25,6 +25,7 @@ from textdifuse_desktop.gui import pipeline
 from textdifuse_desktop.gui.pacs_widgets import (
     NodePicker,
     QueryForm,
+    blocking_call,
     fill_table,
     selected_row,
 )
@@ -148,7 +149,7 @@ class PacsDialog(QtWidgets.QDialog):
         self.status.setText(texts.SEARCHING)
         self.series.setRowCount(0)
         limit = self.form.limit.value()
-        self._run(lambda cancel: _call(service.find, node, "study", query, limit=limit, cancel=cancel),
+        self._run(lambda cancel: blocking_call(service.find, node, "study", query, limit=limit, cancel=cancel),
                   self._show_studies)
 
     def _show_studies(self, result: Any) -> None:
@@ -162,7 +163,7 @@ class PacsDialog(QtWidgets.QDialog):
             return
         study_uid = row["StudyInstanceUID"]
         self.status.setText(texts.SEARCHING)
-        self._run(lambda cancel: _call(service.find, node, "series", QueryFilter(study_uid=study_uid),
+        self._run(lambda cancel: blocking_call(service.find, node, "series", QueryFilter(study_uid=study_uid),
                                        cancel=cancel), self._show_series)
 
     def _show_series(self, result: Any) -> None:
@@ -214,12 +215,6 @@ class PacsDialog(QtWidgets.QDialog):
     def closeEvent(self, event: Any) -> None:
         self.shutdown()
         super().closeEvent(event)
-
-
-def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
-    """A one-step generator around a blocking call (what the worker drives)."""
-    yield None
-    return function(*args, **kwargs)
 
 
 def open_pacs_dialog(window: Any) -> PacsDialog:

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6 import QtWidgets
 
 from textdifuse_desktop.gui import pacs_strings as texts
-from textdifuse_desktop.gui.workers import create_worker
+from textdifuse_desktop.gui.pacs_widgets import start_echo
 from textdifuse_desktop.net import secrets
 from textdifuse_desktop.net.nodes import PacsNode, load_nodes, save_nodes
 
@@ -187,8 +187,6 @@ class NodesDialog(QtWidgets.QDialog):
 
     def test_connection(self) -> None:
         """C-ECHO / QIDO-RS with the form's values, in a worker; the answer goes to the label."""
-        from textdifuse_desktop.net import service
-
         try:
             node = self.form_node()
         except Exception as error:  # noqa: BLE001
@@ -198,17 +196,8 @@ class NodesDialog(QtWidgets.QDialog):
             secrets.store_token(node.name, self.token.text())
         if self._worker is not None:
             self._worker.wait(5000)  # the previous test's QThread must stop before its last reference goes
-        self.test_label.setText(texts.TESTING)
         self.test_button.setEnabled(False)
-
-        def job(_cancel: Any) -> Any:
-            yield None
-            return service.echo(node)
-
-        self._worker = create_worker(
-            job, on_return=lambda text: self.test_label.setText(f"OK: {text}"),
-            on_error=lambda error: self.test_label.setText(texts.TEST_FAILED.format(error=error)),
-            on_finish=lambda: self.test_button.setEnabled(True))
+        self._worker = start_echo(node, self.test_label, lambda: self.test_button.setEnabled(True))
 
     def wait(self, msecs: int = 30000) -> bool:
         """Wait for a running test (tests and shutdown)."""

@@ -71,23 +71,12 @@ class NodePicker(QtWidgets.QWidget):
 
     def test_connection(self) -> None:
         """C-ECHO or QIDO-RS to the selected node (worker thread); the answer in one line."""
-        from textdifuse_desktop.net import service
-
         node = self.current()
         if node is None:
             self.test_label.setText(texts.NO_NODES)
             return
-        self.test_label.setText(texts.TESTING)
         self.test_button.setEnabled(False)
-
-        def job(_cancel: Any) -> Any:
-            yield None
-            return service.echo(node)
-
-        self._worker = create_worker(
-            job, on_return=lambda text: self.test_label.setText(f"OK: {text}"),
-            on_error=lambda error: self.test_label.setText(texts.TEST_FAILED.format(error=error)),
-            on_finish=self._test_done)
+        self._worker = start_echo(node, self.test_label, self._test_done)
 
     def _test_done(self) -> None:
         worker, self._worker = self._worker, None
@@ -173,3 +162,20 @@ def selected_row(table: QtWidgets.QTableWidget) -> dict[str, str] | None:
         return None
     item = table.item(rows[0].row(), 0)
     return item.data(ROW_ROLE) if item is not None else None
+
+
+def blocking_call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """A one-step generator around a blocking call (what a worker drives)."""
+    yield None
+    return function(*args, **kwargs)
+
+
+def start_echo(node: Any, label: QtWidgets.QLabel, on_finish: Any) -> Any:
+    """C-ECHO or QIDO-RS to ``node`` in a worker thread; the answer, or the failure, in one line on ``label``."""
+    from textdifuse_desktop.net import service
+
+    label.setText(texts.TESTING)
+    return create_worker(lambda _cancel: blocking_call(service.echo, node),
+                         on_return=lambda text: label.setText(f"OK: {text}"),
+                         on_error=lambda error: label.setText(texts.TEST_FAILED.format(error=error)),
+                         on_finish=on_finish)

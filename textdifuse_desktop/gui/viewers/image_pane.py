@@ -24,14 +24,14 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from textdifuse_desktop.gui import strings
 from textdifuse_desktop.gui.viewers import display
 from textdifuse_desktop.gui.viewers.colormaps import lookup_table
 from textdifuse_desktop.gui.viewers.pane_input import PaneInputMixin
 from textdifuse_desktop.gui.viewers.pane_planes import PanePlanesMixin
-from textdifuse_desktop.gui.viewers.windowing import WindowingViewBox
+from textdifuse_desktop.gui.viewers.windowing import WindowingViewBox, add_image_layers
 from textdifuse_desktop.imaging.image import Image
 
 log = logging.getLogger(__name__)
@@ -75,19 +75,8 @@ class ImagePane(PaneInputMixin, PanePlanesMixin, QtWidgets.QWidget):
         self.view_box = WindowingViewBox(lockAspect=True, invertY=True, enableMenu=True)
         self.view_box.setDefaultPadding(0.02)
         self._graphics.setCentralItem(self.view_box)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.view_box.addItem(self.image_item)
-        self.overlay_item = pg.ImageItem(axisOrder="row-major")
-        self.overlay_item.setZValue(10)
-        self.overlay_item.setVisible(False)
-        self.view_box.addItem(self.overlay_item)
         pen = pg.mkPen((255, 210, 0, 170), width=1, style=QtCore.Qt.PenStyle.DashLine, cosmetic=True)
-        self._vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
-        self._hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
-        for line in (self._vline, self._hline):
-            line.setZValue(100)
-            line.setVisible(False)
-            self.view_box.addItem(line, ignoreBounds=True)
+        self.image_item, self.overlay_item, self._vline, self._hline = add_image_layers(self.view_box, pen)
         slot_letter = {"a": "A", "b": "B"}.get(slot)
         hint = strings.EMPTY_PANE_HINT.format(slot=slot_letter) if slot_letter else strings.EMPTY_FUSED_HINT
         self._hint = QtWidgets.QLabel(hint)

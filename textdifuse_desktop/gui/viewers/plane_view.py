@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from textdifuse_desktop.gui.viewers.windowing import PlaneViewBox
+from textdifuse_desktop.gui.viewers.windowing import PlaneViewBox, add_image_layers
 from textdifuse_desktop.imaging.planes import plane_labels
 
 _LABEL_STYLE = "QLabel { color: #ffd200; background: transparent; font-weight: 700; }"
@@ -48,19 +48,8 @@ class PlaneView(QtWidgets.QWidget):
         self.view_box = PlaneViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.view_box.setDefaultPadding(0.02)
         self.graphics.setCentralItem(self.view_box)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.view_box.addItem(self.image_item)
-        self.overlay_item = pg.ImageItem(axisOrder="row-major")
-        self.overlay_item.setZValue(10)
-        self.overlay_item.setVisible(False)
-        self.view_box.addItem(self.overlay_item)
         pen = pg.mkPen((255, 210, 0, 170), width=1, cosmetic=True)
-        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
-        self.hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
-        for line in (self.vline, self.hline):
-            line.setZValue(100)
-            line.setVisible(False)
-            self.view_box.addItem(line, ignoreBounds=True)
+        self.image_item, self.overlay_item, self.vline, self.hline = add_image_layers(self.view_box, pen)
         self.labels = {edge: self._label(letter) for edge, letter in plane_labels(plane).items()}
         self.title = QtWidgets.QLabel(plane.capitalize(), self.graphics)
         self.title.setStyleSheet(_TITLE_STYLE)

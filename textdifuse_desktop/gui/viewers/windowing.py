@@ -62,3 +62,22 @@ class PlaneViewBox(WindowingViewBox):
         delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
         if delta:
             self.sig_scroll.emit(1 if delta > 0 else -1)
+
+
+def add_image_layers(view_box: pg.ViewBox, pen: Any) -> tuple[pg.ImageItem, pg.ImageItem, pg.InfiniteLine,
+                                                                 pg.InfiniteLine]:
+    """The layers every view draws in ``view_box``: the image, a hidden overlay above it and a hidden
+    crosshair (vertical, horizontal line drawn with ``pen``) on top; returns them in that order."""
+    image_item = pg.ImageItem(axisOrder="row-major")
+    view_box.addItem(image_item)
+    overlay_item = pg.ImageItem(axisOrder="row-major")
+    overlay_item.setZValue(10)
+    overlay_item.setVisible(False)
+    view_box.addItem(overlay_item)
+    vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
+    hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
+    for line in (vline, hline):
+        line.setZValue(100)
+        line.setVisible(False)
+        view_box.addItem(line, ignoreBounds=True)
+    return image_item, overlay_item, vline, hline
