@@ -70,7 +70,7 @@ def _stage_a(ctx: Context, data: CropSampler) -> Stage:
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         clean, mods = data.sample_single(cfg.batch_a)
-        cond = _degrade(clean, mods, ctx.generator) * 2 - 1
+        cond = _degrade(clean, mods, ctx.generator, cfg.clean_share_a) * 2 - 1
         x0 = clean * 2 - 1
         n = x0.shape[0]
         t = torch.randint(0, sampler.num_train_timesteps, (n,), device=ctx.device, generator=ctx.generator)

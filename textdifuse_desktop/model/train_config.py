@@ -27,6 +27,7 @@ class TrainConfig:
     iters_a: int | None = None
     time_budget_a: float | None = None
     l1_weight: float = 0.1
+    clean_share_a: float = 0.1
     batch_b: int = 16
     crop_b: int = 128
     lr_b: float = 5e-4
@@ -72,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grad-weight", type=float, default=d.grad_weight, help="stage-B gradient-loss weight")
     parser.add_argument("--int-weight", type=float, default=d.int_weight,
                         help="stage-B intensity-loss weight (0: the 'without L_int' ablation)")
+    parser.add_argument("--clean-share-a", type=float, default=d.clean_share_a,
+                        help="stage A: probability that a crop is left clean (teaches the restorer to pass "
+                             "clean detail through)")
     parser.add_argument("--clean-share-b", type=float, default=d.clean_share_b,
                         help="stage B: probability that a source is left clean (each source independently)")
     parser.add_argument("--clean-fidelity", type=float, default=d.clean_fidelity,
