@@ -22,9 +22,9 @@ INIT=${INIT-models/textdifuse-compact/model.safetensors}
 BUDGET_A=${BUDGET_A:-150}; BUDGET_B=${BUDGET_B:-240}
 BATCH_A=${BATCH_A:-64}; BATCH_B=${BATCH_B:-32}; CROP_A=${CROP_A:-128}; CROP_B=${CROP_B:-128}
 DEVICE=${DEVICE:-auto}
-A_ARGS=${A_ARGS:-}
-VARIANTS=${VARIANTS:-"fcm:--finetune-b,0 ft:--finetune-b,0.2 ftssim:--finetune-b,0.2,--ssim-weight,0.5 ftg2:--finetune-b,0.2,--grad-weight,2"}
-EARLY_VARIANTS=${EARLY_VARIANTS:-}
+A_ARGS=${A_ARGS-}
+VARIANTS=${VARIANTS-"fcm:--finetune-b,0 ft:--finetune-b,0.2 ftssim:--finetune-b,0.2,--ssim-weight,0.5 ftg2:--finetune-b,0.2,--grad-weight,2"}
+EARLY_VARIANTS=${EARLY_VARIANTS-}
 SPEED_VARIANT=${SPEED_VARIANT:-ft}
 EXTRA=(); SPEED=(--device cuda)
 if [[ "${1:-}" == "--tiny" ]]; then
