@@ -86,3 +86,21 @@ def test_kappa_reaches_every_fcm_level() -> None:
         diff = (level_emph - level_plain).abs().mean(dim=1)[0]
         h, w = diff.shape
         assert diff[: max(h // 2 - 1, 1), : max(w // 2 - 1, 1)].mean() > diff[h // 2 + 1:, w // 2 + 1:].mean()
+
+
+def test_the_gate_context_starts_neutral_and_then_reaches_the_gates() -> None:
+    """``gate_context``: the deepest features join the pixel gate, zero-initialised (weights trained without it
+    fuse the same), and once trained they change the gates, so the gate sees more than its local window."""
+    a, b = _clean_pair()
+    torch.manual_seed(2)
+    plain = _randomised(2)
+    with_context = build_model({**tiny_config(), "gate_context": 1}).eval()
+    missing = with_context.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == ["pixel_gate.context.bias", "pixel_gate.context.weight"]
+    x_t, t = torch.zeros_like(a), torch.full((1,), 999.0)
+    with torch.no_grad():
+        same = (with_context(x_t, t, a * 2 - 1, b * 2 - 1) - plain(x_t, t, a * 2 - 1, b * 2 - 1)).abs().max()
+        with_context.pixel_gate.context.weight.normal_(0, 0.5)
+        moved = (with_context(x_t, t, a * 2 - 1, b * 2 - 1) - plain(x_t, t, a * 2 - 1, b * 2 - 1)).abs().mean()
+    assert float(same) == 0.0
+    assert float(moved) > 1e-3

@@ -76,7 +76,7 @@ class PixelGate(nn.Module):
     """
 
     def __init__(self, channels: int, emb_dim: int, stem: int, t_channels: int, maps: int = 1,
-                 restore_logit: float = 4.0, sees_sources: bool = False):
+                 restore_logit: float = 4.0, sees_sources: bool = False, context_channels: int = 0):
         super().__init__()
         self.t_proj = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, t_channels))
         hidden = max(channels, 8)
@@ -87,6 +87,13 @@ class PixelGate(nn.Module):
         self.body = nn.Sequential(nn.Conv2d(2 * channels + t_channels + extra, hidden, 3, padding=1), nn.SiLU(),
                                   nn.Conv2d(hidden, hidden, 3, padding=1), nn.SiLU())
         self.head = nn.Sequential(nn.Conv2d(hidden, maps * stem * stem, 3, padding=1), nn.PixelShuffle(stem))
+        # ``context_channels``: both sources' deepest features (a receptive field of a large part of the image)
+        # enter the first hidden layer, so that the gate can tell a clean source from a degraded one, which the
+        # finest features alone do not show.  Zero-initialised: weights trained without it behave the same.
+        self.context = nn.Conv2d(2 * context_channels, hidden, 1) if context_channels else None
+        if self.context is not None:
+            nn.init.zeros_(self.context.weight)
+            nn.init.zeros_(self.context.bias)
         # Start as the mean rule (m = 0.5), unit detail gains and the restoration gate at ``restore_logit``
         # (4 -> 0.98: full restoration).
         nn.init.zeros_(self.head[0].weight)
@@ -95,15 +102,23 @@ class PixelGate(nn.Module):
             with torch.no_grad():
                 self.head[0].bias[3 * stem * stem:] = restore_logit
 
-    def forward(self, f_a: Tensor, f_b: Tensor, emb: Tensor, sources: tuple[Tensor, Tensor] | None = None) -> Tensor:
-        """Gate logits ``[B, maps, H, W]``; ``sources`` (the two conditions) are needed with ``sees_sources``."""
+    def forward(self, f_a: Tensor, f_b: Tensor, emb: Tensor, sources: tuple[Tensor, Tensor] | None = None,
+                context: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """Gate logits ``[B, maps, H, W]``; ``sources`` (the two conditions) are needed with ``sees_sources``,
+        ``context`` (both sources' deepest features) with ``context_channels``."""
         temb = self.t_proj(emb)[:, :, None, None].expand(-1, -1, *f_a.shape[2:])
         inputs = [f_a, f_b, temb]
         if self.unshuffle is not None:
             if sources is None:
                 raise ValueError("this pixel gate needs the two conditions (sees_sources)")
             inputs += [self.unshuffle(s.to(f_a.dtype)) for s in sources]
-        return self.head(self.body(torch.cat(inputs, dim=1)))
+        hidden = self.body[0](torch.cat(inputs, dim=1))
+        if self.context is not None:
+            if context is None:
+                raise ValueError("this pixel gate needs both sources' deepest features (context_channels)")
+            deep = self.context(torch.cat(context, dim=1))
+            hidden = hidden + F.interpolate(deep, size=hidden.shape[-2:], mode="bilinear", align_corners=False)
+        return self.head(self.body[1:](hidden))
 
 
 BASE_RADIUS = 4

@@ -67,7 +67,7 @@ def default_config() -> dict[str, Any]:
     """The shipped architecture (about 2.6 M parameters)."""
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
-            "gate_sources": 1, "base_radius": 15, "base_passes": 1}
+            "gate_sources": 1, "gate_context": 0, "base_radius": 15, "base_passes": 1}
 
 
 def tiny_config() -> dict[str, Any]:
@@ -106,7 +106,8 @@ class FusionDiffusionNet(nn.Module):
             self.gate_sources = bool(c.get("gate_sources", 0))
             self.pixel_gate = PixelGate(widths[0], c["emb_dim"], c["stem"], c["fcm_t_channels"],
                                         maps=4 if self.output == "two_scale" else 1,
-                                        sees_sources=self.gate_sources)
+                                        sees_sources=self.gate_sources,
+                                        context_channels=widths[-1] if c.get("gate_context", 0) else 0)
             # A fresh network restores nothing and fuses by the mean rule: x0 = the conditions' mix.
             nn.init.zeros_(self.decoder.out[2].weight)
             nn.init.zeros_(self.decoder.out[2].bias)
@@ -160,7 +161,8 @@ class FusionDiffusionNet(nn.Module):
         """The FCM's full-resolution gate logits (``[B, 4, H, W]`` for two-scale: base mix, detail gains of A
         and B, restoration) from the finest features, the time step and (``gate_sources``) the conditions."""
         sources = (cond_a, cond_b) if self.gate_sources else None
-        return self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t), sources).float()
+        context = (feats_a[-1], feats_b[-1]) if self.pixel_gate.context is not None else None
+        return self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t), sources, context).float()
 
     def forward(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor | None = None, *, rule: str = "fcm",
                 kappa_a: Tensor | None = None, kappa_b: Tensor | None = None, restore: float | Tensor = 1.0,
