@@ -159,7 +159,8 @@ class FusionDiffusionNet(nn.Module):
     def pixel_gates(self, feats_a: list[Tensor], feats_b: list[Tensor], t: Tensor, cond_a: Tensor,
                     cond_b: Tensor) -> Tensor:
         """The FCM's full-resolution gate logits (``[B, 4, H, W]`` for two-scale: base mix, detail gains of A
-        and B, restoration) from the finest features, the time step and (``gate_sources``) the conditions."""
+        and B, restoration) from the finest features, the time step, (``gate_sources``) the conditions and
+        (``gate_context``) both sources' deepest features."""
         sources = (cond_a, cond_b) if self.gate_sources else None
         context = (feats_a[-1], feats_b[-1]) if self.pixel_gate.context is not None else None
         return self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t), sources, context).float()
