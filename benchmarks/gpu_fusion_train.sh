@@ -46,8 +46,12 @@ stage_b() {  # name, init weights, budget, "arg,arg": one stage-B run in the bac
     --rollout-steps 1,2 $args > "$OUT/$name/train.log" 2>&1 &
   pids+=($!)
 }
+if [[ -n "$EARLY_VARIANTS" && -z "$INIT" ]]; then
+  echo "EARLY_VARIANTS need start weights (INIT, or TINY_INIT with --tiny): none run" | tee -a "$OUT/summary.txt"
+  EARLY_VARIANTS=""
+fi
 for spec in $EARLY_VARIANTS; do
-  [[ -n "$INIT" ]] && stage_b "${spec%%:*}" "$INIT" $((BUDGET_A + BUDGET_B + 15)) "${spec#*:}"
+  stage_b "${spec%%:*}" "$INIT" $((BUDGET_A + BUDGET_B + 15)) "${spec#*:}"
 done
 # shellcheck disable=SC2086
 $PYTHON -m textdifuse_desktop.model.train "${common[@]}" --out "$OUT/stage_a" "${INIT_ARGS[@]}" \
