@@ -101,14 +101,15 @@ def test_stage_b_trains_only_the_fcm() -> None:
 def test_end_to_end_tiny_run(tmp_path: Path) -> None:
     pack = _synthetic_pack(tmp_path / "pack.npz")
     cfg = TrainConfig(out=str(tmp_path / "run"), train_pack=str(pack), tiny=True, iters_a=6, iters_b=4,
-                      batch_a=2, batch_b=2, crop_a=32, crop_b=32, rollout_steps=(1, 2), progress=False,
+                      iters_t=5, batch_t=2, crop_t=32, batch_a=2, batch_b=2, crop_a=32, crop_b=32, rollout_steps=(1, 2), progress=False,
                       ckpt_every=3, log_every=1)
     weights = train(cfg, "test")
     loaded = load_model(weights)
     assert loaded.card["training"]["stage_a"]["iteration"] == 6
     assert loaded.card["command"] == "test"
     lines = [json.loads(line) for line in (tmp_path / "run" / "losses.jsonl").read_text().splitlines()]
-    assert {line["stage"] for line in lines} == {"A", "B"} and all(np.isfinite(line["loss"]) for line in lines)
+    assert {line["stage"] for line in lines} == {"T", "A", "B"} and all(np.isfinite(line["loss"]) for line in lines)
+    assert loaded.card["training"]["stage_t"]["iteration"] == 5
     # Resume: a finished run continues without redoing the stages.
     cfg.resume = True
     again = train(cfg, "test")
@@ -120,7 +121,7 @@ def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
     pack = _synthetic_pack(tmp_path / "pack.npz")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
            "-m", "textdifuse_desktop.model.train", "--ddp", "--device", "cpu", "--tiny", "--train-pack", str(pack),
-           "--out", str(tmp_path / "ddp"), "--iters-a", "3", "--iters-b", "2", "--batch-a", "2", "--batch-b", "2",
+           "--out", str(tmp_path / "ddp"), "--iters-t", "2", "--crop-t", "32", "--batch-t", "2", "--iters-a", "3", "--iters-b", "2", "--batch-a", "2", "--batch-b", "2",
            "--crop-a", "32", "--crop-b", "32", "--rollout-steps", "1,2", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
@@ -151,10 +152,10 @@ def test_zero_stage_a_iterations_keep_the_initial_denoiser(tmp_path: Path) -> No
     """``--iters-a 0 --init-from W``: a stage-B-only run (new FCM design on a trained denoiser)."""
     pack = _synthetic_pack(tmp_path / "pack.npz")
     base = TrainConfig(out=str(tmp_path / "base"), train_pack=str(pack), tiny=True, iters_a=2, iters_b=1,
-                       batch_a=2, batch_b=2, crop_a=32, crop_b=32, rollout_steps=(1,), progress=False)
+                       iters_t=2, batch_t=2, crop_t=32, batch_a=2, batch_b=2, crop_a=32, crop_b=32, rollout_steps=(1,), progress=False)
     first = train(base, "base")
     cfg = TrainConfig(out=str(tmp_path / "b_only"), train_pack=str(pack), tiny=True, iters_a=0, iters_b=3,
-                      batch_b=2, crop_b=32, rollout_steps=(1,), progress=False, init_from=str(first),
+                      iters_t=0, batch_b=2, crop_b=32, rollout_steps=(1,), progress=False, init_from=str(first),
                       model={"output": "two_scale"}, int_weight=0.0)
     second = load_model(train(cfg, "b only"))
     assert second.card["training"]["stage_a"]["iteration"] == 0

@@ -93,7 +93,7 @@ def _params(args: argparse.Namespace) -> Any:
     try:
         return FusionParams(method=args.method, steps=args.steps, rule=args.rule, device=args.device,
                             seed=args.seed, weights=str(args.weights) if args.weights else None, tile=args.tile,
-                            restore=args.restore)
+                            restore=args.restore, tone=not args.keep_units)
     except ValueError as error:
         raise UsageError(str(error), hint="see `textdifuse fuse --help`") from error
 

@@ -120,6 +120,22 @@ class ModelBackend:
             return None
         return torch.from_numpy(np.require(x, np.float32, ["C", "W"]))[:, None].to(self.device)
 
+    def correct_tones(self, ya: np.ndarray, yb: np.ndarray, one_acquisition: bool
+                      ) -> tuple[np.ndarray, np.ndarray, dict[str, list[dict[str, float]]] | None]:
+        """``(N, H, W)`` stacks in [0, 1] through the network's learned tone correction (one curve per source
+        for the whole stack with ``one_acquisition``, else one per plane), before any tiling.
+
+        Also returns the curves applied, for the result's record (None without a tone head)."""
+        from textdifuse_desktop.model.inference import correct_tones
+
+        ta, tb, curves = correct_tones(self.loaded.net, self._tensor(ya), self._tensor(yb), self.restore,
+                                       one_acquisition=one_acquisition, return_curves=True)
+        record = None
+        if curves is not None:
+            record = {side: [describe_curve(row) for row in params.cpu().tolist()[:1 if one_acquisition else None]]
+                      for side, params in zip("ab", curves)}
+        return ta[:, 0].float().cpu().numpy(), tb[:, 0].float().cpu().numpy(), record
+
     def run(
         self,
         ya: np.ndarray,
@@ -150,6 +166,7 @@ class ModelBackend:
                 seed=self.seed,
                 noise=self._tensor(noise),
                 restore=self.restore,
+                tone=False,  # done once over the whole stack by correct_tones
             )
             while True:
                 try:
@@ -169,6 +186,13 @@ class ModelBackend:
                     torch.cuda.empty_cache()
                 raise OutOfDeviceMemory(str(self.device), error) from error
             raise
+
+
+def describe_curve(params: list[float]) -> dict[str, float]:
+    """One tone curve ``y' = clamp((y - offset) * gain) ** power`` as a readable record."""
+    offset, log_gain, log_power = params
+    return {"offset": round(offset, 4), "gain": round(float(np.exp(log_gain)), 4),
+            "power": round(float(np.exp(log_power)), 4)}
 
 
 def make_backend(weights: str | None, device_pref: str, *, steps: int, rule: str, seed: int,

@@ -113,6 +113,7 @@ def run_fusion(
     warnings: list[str] = []
     sampler_config: dict[str, Any] = {}
     sha256: str | None = None
+    tone_curves: dict[str, Any] | None = None
     device = "cpu"
     preview = not pair.stacked
     if not params.uses_model:
@@ -132,17 +133,21 @@ def run_fusion(
         modulate = ka is not None or kb is not None
         cached = _BASE_CACHE.get(key) if modulate else None
         runner = SliceRunner(backend, params, cancel, passes=1 + int(modulate and cached is None))
+        ya, yb = pair.ya, pair.yb
+        if params.tone and hasattr(backend, "correct_tones"):
+            # The network's global tone correction sees the whole image or volume once, before any tiling.
+            ya, yb, tone_curves = backend.correct_tones(ya, yb, one_acquisition=pair.stacked)
         if cached is not None:
             _BASE_CACHE.move_to_end(key)
             base = cached
         else:
-            base = yield from runner.fuse(pair.ya, pair.yb, None, None, "fusing", preview, partial=pair.stacked)
+            base = yield from runner.fuse(ya, yb, None, None, "fusing", preview, partial=pair.stacked)
             _BASE_CACHE[key] = base
             while len(_BASE_CACHE) > _BASE_CACHE_SIZE:
                 _BASE_CACHE.popitem(last=False)
         fused = base
         if modulate:
-            modulated = yield from runner.fuse(pair.ya, pair.yb, ka, kb, "region modulation", preview)
+            modulated = yield from runner.fuse(ya, yb, ka, kb, "region modulation", preview)
             fused = modulated if mask is None else mask * modulated + (1.0 - mask) * base
         # Where both sources are empty (black background, air below the window) there is nothing to fuse;
         # keep it exactly black instead of showing the model's faint halo (clinicians read it as signal).
@@ -169,6 +174,7 @@ def run_fusion(
             "intensity_windows": pair.windows,
             "chroma_from": pair.chroma_from,
             "modulated": request.modulated,
+            "tone_curves": tone_curves,
             "sources": {
                 "a": list(request.a.provenance.source_paths),
                 "b": list(request.b.provenance.source_paths),

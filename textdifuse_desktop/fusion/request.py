@@ -62,6 +62,10 @@ class FusionParams:
     restore:
         Restoration strength of the model (0..1.5): scales the correction that the network decides on
         (denoise, lift low light, remove stripes); 1 = as trained, 0 only fuses.
+    tone:
+        Run the network's learned global tone correction of each source (contrast loss, low light,
+        over-exposure; scaled by ``restore``).  Off when the result must keep the sources' units
+        (``textdifuse fuse --keep-units``): a tone curve changes every value.
     """
 
     method: str = MODEL_METHOD
@@ -72,6 +76,7 @@ class FusionParams:
     weights: str | None = None
     tile: int = DEFAULT_TILE
     restore: float = 1.0
+    tone: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -83,6 +88,7 @@ class FusionParams:
         if not RESTORE_RANGE[0] <= float(self.restore) <= RESTORE_RANGE[1]:
             raise ValueError(f"restore must be within {RESTORE_RANGE[0]}..{RESTORE_RANGE[1]}, got {self.restore!r}")
         self.restore = float(self.restore)
+        self.tone = bool(self.tone)
         if int(self.tile) < 0:
             raise ValueError(f"tile must be >= 0 (0 = no tiling), got {self.tile!r}")
         base_device = str(self.device).split(":")[0]
@@ -112,7 +118,8 @@ class FusionParams:
     def cache_key(self) -> tuple[Any, ...]:
         """Hashable key of every parameter that changes the unmodulated result."""
         weights = str(Path(self.weights).resolve()) if self.weights else None
-        return (self.method, self.steps, self.rule, self.device, self.seed, weights, self.tile, self.restore)
+        return (self.method, self.steps, self.rule, self.device, self.seed, weights, self.tile, self.restore,
+                self.tone)
 
 
 @dataclass

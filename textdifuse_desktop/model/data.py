@@ -164,7 +164,8 @@ class CropSampler:
             pair = torch.from_numpy(np.stack([r.a, r.b]))
             if min(pair.shape[-2:]) < self.crop:  # tiny images: upscale so one crop fits
                 scale = self.crop / min(pair.shape[-2:])
-                pair = torch.nn.functional.interpolate(pair[None].float(), scale_factor=scale, mode="bilinear")
+                size = [max(self.crop, int(np.ceil(side * scale))) for side in pair.shape[-2:]]
+                pair = torch.nn.functional.interpolate(pair[None].float(), size=size, mode="bilinear")
                 pair = pair[0].round().clamp(0, 255).to(torch.uint8)
             self.planes.append(pair.to(self.device))
         tasks = sorted({r.task for r in records})

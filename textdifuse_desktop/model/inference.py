@@ -17,6 +17,7 @@ from torch import Tensor
 from textdifuse_desktop.model.cuda_graphs import graphed_denoiser
 from textdifuse_desktop.model.network import FusionDiffusionNet
 from textdifuse_desktop.model.sampler import DDIMSampler
+from textdifuse_desktop.model.tone import apply_tone
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,8 @@ def _check(y: Tensor, name: str, multiple: int) -> None:
 
 def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int,
               rule: str = "fcm", kappa_a: Tensor | None = None, kappa_b: Tensor | None = None,
-              seed: int = 0, noise: Tensor | None = None,
-              restore: float = 1.0) -> Generator[StepInfo, None, Tensor]:
+              seed: int = 0, noise: Tensor | None = None, restore: float = 1.0,
+              tone: bool = True) -> Generator[StepInfo, None, Tensor]:
     """Fuse two luminance planes with ``steps`` deterministic DDIM steps.
 
     Parameters
@@ -69,6 +70,9 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
     noise:
         The start noise itself (shape of ``y_a``), instead of drawing it from ``seed``; tiles of one
         image get crops of one noise field so that overlapping tiles agree.
+    tone:
+        Run the network's learned tone correction (:func:`correct_tones`) on the inputs first; False when the
+        caller already did so over a whole image or volume (tiles and slices must share one curve).
 
     Yields
     ------
@@ -87,6 +91,8 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
             raise ValueError(f"y_a and y_b differ in shape: {tuple(y_a.shape)} vs {tuple(y_b.shape)}")
     sampler.set_timesteps(steps)
     device = y_a.device
+    if tone:
+        y_a, y_b = correct_tones(model, y_a, y_b, restore)
     with torch.inference_mode():
         channels_last = device.type == "cpu"
         fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -113,6 +119,28 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
             x = result.prev_sample
             yield StepInfo(i + 1, total, ((result.pred_x0 + 1) / 2).clamp(0, 1))
         return ((x + 1) / 2).clamp(0, 1).contiguous()
+
+
+def correct_tones(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None, restore: float = 1.0, *,
+                  one_acquisition: bool = False, return_curves: bool = False) -> tuple:
+    """Both sources (``[B,1,H,W]`` in [0, 1]) through the network's learned tone correction (:mod:`.tone`),
+    blended with the input by ``restore``; unchanged without a tone head or at ``restore=0``.
+
+    ``one_acquisition``: the B samples are slices of one volume and get one curve per source, from the
+    statistics of the whole stack (per-slice curves would make the volume flicker from slice to slice).
+    ``return_curves``: also return both sources' curve parameters (``[B, 3]`` each; None when none ran).
+    """
+    if model.tone is None or restore <= 0:
+        return (y_a, y_b, None) if return_curves else (y_a, y_b)
+    sources = [y.float() if y is not None else None for y in (y_a, y_b)]
+    with torch.inference_mode():
+        if one_acquisition:
+            stacks = [y.reshape(1, -1, *y.shape[-2:]) if y is not None else None for y in sources]
+            params = [p.expand(y_a.shape[0], -1) if p is not None else None for p in model.tone_parameters(*stacks)]
+        else:
+            params = model.tone_parameters(*sources)
+        a, b = (apply_tone(y, p, restore) if y is not None else None for y, p in zip(sources, params))
+    return (a, b, params) if return_curves else (a, b)
 
 
 def fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int = 1,

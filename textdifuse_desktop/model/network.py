@@ -24,6 +24,10 @@ Structure (method.md §2, §10.2-10.3):
   how much of the decoder's correction (denoising, destriping, exposure and contrast, deblurring) the result
   takes.  No threshold or hand-made weight map sits on this path; the classical rules live in
   :mod:`textdifuse_desktop.fusion.classical`.
+* With ``tone_head`` (the shipped design since the eleventh session) a small MLP (:mod:`.tone`) reads both
+  sources' global intensity statistics and predicts each source's inverse tone curve (contrast loss, low light,
+  over-exposure), applied to the conditions once before sampling (:func:`~.inference.correct_tones`); the
+  convolutional path cannot see a whole image, which such global degradations need.  Trained in stage T.
 
 Modulation (the paper's Eq. 13 idea, OUR parameterisation): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding FCM gate at every level (resampled by area interpolation) and re-weight
@@ -53,6 +57,7 @@ from textdifuse_desktop.model.fusion_heads import (
     two_scale_mix,
 )
 from textdifuse_desktop.model.layers import Decoder, Encoder, TimeMLP
+from textdifuse_desktop.model.tone import ToneHead, tone_parameters
 
 __all__ = ["KAPPA_RANGE", "OUTPUTS", "RULES", "FusionDiffusionNet", "base_layer", "build_model",
            "count_parameters", "default_config", "tiny_config"]
@@ -67,14 +72,14 @@ def default_config() -> dict[str, Any]:
     """The shipped architecture (about 2.6 M parameters)."""
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
-            "gate_sources": 1, "gate_context": 0, "base_radius": 15, "base_passes": 1}
+            "gate_sources": 1, "gate_context": 0, "tone_head": 0, "base_radius": 15, "base_passes": 1}
 
 
 def tiny_config() -> dict[str, Any]:
     """A very small random model for tests (multiple 8), the shipped design at a smaller size."""
     return {"widths": [8, 16, 16], "stem": 2, "emb_dim": 16, "groups": 4, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
-            "gate_sources": 1, "base_radius": 4, "base_passes": 2}
+            "gate_sources": 1, "tone_head": 1, "base_radius": 4, "base_passes": 2}
 
 
 class FusionDiffusionNet(nn.Module):
@@ -111,6 +116,9 @@ class FusionDiffusionNet(nn.Module):
             # A fresh network restores nothing and fuses by the mean rule: x0 = the conditions' mix.
             nn.init.zeros_(self.decoder.out[2].weight)
             nn.init.zeros_(self.decoder.out[2].bias)
+        # The learned global tone correction of each source (:mod:`.tone`), applied before the sampler runs.
+        # Built last, so that it leaves the random initialisation of the other modules as it was.
+        self.tone = ToneHead() if c.get("tone_head", 0) else None
 
     def encode(self, x_t: Tensor, cond: Tensor, t: Tensor) -> list[Tensor]:
         """Per-level features of one source (condition ``cond``) on the noisy state ``x_t``."""
@@ -221,6 +229,11 @@ class FusionDiffusionNet(nn.Module):
             t = t.expand(x_t.shape[0])
         feats_a, feats_b = self.encode_pair(x_t, t, cond_a, cond_b)
         return torch.sigmoid(self.pixel_gates(feats_a, feats_b, t, cond_a, cond_b)[:, :1])
+
+    def tone_parameters(self, y_a: Tensor, y_b: Tensor | None) -> tuple[Tensor, Tensor | None] | None:
+        """Each source's inverse tone curves (``[B, 3]``, see :mod:`.tone`) from both sources in [0, 1]
+        (``[B, C, H, W]``, statistics over C, H and W); None without a tone head."""
+        return None if self.tone is None else tone_parameters(self.tone, y_a, y_b)
 
     def fcm_parameters(self) -> list[nn.Parameter]:
         """Parameters trained in stage B (the per-level FCMs, their time MLP and the pixel gate)."""

@@ -33,6 +33,7 @@ from textdifuse_desktop.model._trainer import Context, Stage, _degrade, fusion_l
 from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
 from textdifuse_desktop.model.network import count_parameters
 from textdifuse_desktop.model.sampler import DDIMSampler
+from textdifuse_desktop.model.tone import apply_tone, tone_loss
 from textdifuse_desktop.model.train_config import (
     TrainConfig,
     add_arguments,
@@ -54,6 +55,40 @@ def _grid_timesteps() -> torch.Tensor:
     return torch.tensor(sorted(grid))
 
 
+def _stage_t(ctx: Context, data: CropSampler) -> Stage:
+    """The tone head alone: pairs degraded independently, its curves scored against the clean pairs."""
+    cfg, net = ctx.cfg, ctx.net
+    for p in net.parameters():
+        p.requires_grad_(False)
+    params = list(net.tone.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    stage = Stage("T", ctx, params, cfg.lr_t, cfg.iters_t, cfg.time_budget_t)
+    ctx.stages["T"] = stage
+    ctx.restore(stage)
+
+    def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
+        a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_t)
+        da = _degrade(a, mods_a, ctx.generator, cfg.clean_share_t)
+        db = _degrade(b, mods_b, ctx.generator, cfg.clean_share_t)
+        loss = tone_loss(net.tone, (da, db), (a, b))
+        return loss, {"tone_l1": float(loss.detach())}
+
+    stage.run(loss_fn)
+    stage.apply_ema()
+    ctx.checkpoint()
+    return stage
+
+
+def _corrected(net: torch.nn.Module, y_a: torch.Tensor, y_b: torch.Tensor | None = None) -> tuple:
+    """Degraded sources through the (frozen) tone head, as the network gets them at inference."""
+    if net.tone is None:
+        return y_a, y_b
+    with torch.no_grad():
+        params = net.tone_parameters(y_a, y_b)
+    return tuple(apply_tone(y, p) if y is not None else None for y, p in zip((y_a, y_b), params))
+
+
 def _stage_a(ctx: Context, data: CropSampler) -> Stage:
     cfg, net, sampler = ctx.cfg, ctx.net, ctx.sampler
     for p in net.parameters():
@@ -70,7 +105,7 @@ def _stage_a(ctx: Context, data: CropSampler) -> Stage:
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         clean, mods = data.sample_single(cfg.batch_a)
-        cond = _degrade(clean, mods, ctx.generator, cfg.clean_share_a) * 2 - 1
+        cond = _corrected(net, _degrade(clean, mods, ctx.generator, cfg.clean_share_a))[0] * 2 - 1
         x0 = clean * 2 - 1
         n = x0.shape[0]
         t = torch.randint(0, sampler.num_train_timesteps, (n,), device=ctx.device, generator=ctx.generator)
@@ -109,8 +144,9 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_b)
-        cond_a = _degrade(a, mods_a, ctx.generator, cfg.clean_share_b) * 2 - 1
-        cond_b = _degrade(b, mods_b, ctx.generator, cfg.clean_share_b) * 2 - 1
+        cond_a, cond_b = _corrected(net, _degrade(a, mods_a, ctx.generator, cfg.clean_share_b),
+                                    _degrade(b, mods_b, ctx.generator, cfg.clean_share_b))
+        cond_a, cond_b = cond_a * 2 - 1, cond_b * 2 - 1
         n_steps = int(rng.choice(cfg.rollout_steps))
         sampler.set_timesteps(n_steps)
         k = int(rng.integers(0, n_steps))
@@ -163,10 +199,14 @@ def train(cfg: TrainConfig, command: str = "") -> Path | None:
     ctx = Context(cfg)
     records = _load_records(cfg)
     t0 = time.perf_counter()
+    stage_t = None
+    if ctx.net.tone is not None:
+        stage_t = _stage_t(ctx, CropSampler(records, cfg.crop_t, ctx.device, seed=cfg.seed + 200 + ctx.rank))
+    t_t = time.perf_counter() - t0
     stage_a = _stage_a(ctx, CropSampler(records, cfg.crop_a, ctx.device, seed=cfg.seed + ctx.rank))
-    t_a = time.perf_counter() - t0
+    t_a = time.perf_counter() - t0 - t_t
     stage_b = _stage_b(ctx, CropSampler(records, cfg.crop_b, ctx.device, seed=cfg.seed + 100 + ctx.rank))
-    t_b = time.perf_counter() - t0 - t_a
+    t_b = time.perf_counter() - t0 - t_t - t_a
     if ctx.world > 1:
         torch.distributed.barrier()
     if ctx.rank != 0:
@@ -182,7 +222,8 @@ def train(cfg: TrainConfig, command: str = "") -> Path | None:
                        "UNet with a per-level Fusion Control Module; fuses luminance only.",
         "command": command or " ".join(sys.argv),
         "training": {"config": asdict(cfg), "stage_a": stage_a.state(), "stage_b": stage_b.state(),
-                     "wall_seconds": {"stage_a": round(t_a, 1), "stage_b": round(t_b, 1)},
+                     **({"stage_t": stage_t.state()} if stage_t is not None else {}),
+                     "wall_seconds": {"stage_t": round(t_t, 1), "stage_a": round(t_a, 1), "stage_b": round(t_b, 1)},
                      "world_size": ctx.world, "device": str(ctx.device), "hardware": device_name,
                      "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")},
         "data": {"train_pairs": counts,

@@ -21,6 +21,12 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     ddp: bool = False
+    batch_t: int = 24
+    crop_t: int = 192
+    lr_t: float = 3e-3
+    iters_t: int | None = None
+    time_budget_t: float | None = None
+    clean_share_t: float = 0.35
     batch_a: int = 32
     crop_a: int = 128
     lr_a: float = 2e-4
@@ -63,12 +69,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--device", default=d.device)
     parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel (launch with torchrun)")
-    for st in ("a", "b"):
+    for st in ("t", "a", "b"):
         parser.add_argument(f"--batch-{st}", type=int, default=getattr(d, f"batch_{st}"))
         parser.add_argument(f"--crop-{st}", type=int, default=getattr(d, f"crop_{st}"))
         parser.add_argument(f"--lr-{st}", type=float, default=getattr(d, f"lr_{st}"))
         parser.add_argument(f"--iters-{st}", type=int, default=None)
         parser.add_argument(f"--time-budget-{st}", type=float, default=None, help="seconds for this stage")
+    parser.add_argument("--clean-share-t", type=float, default=d.clean_share_t,
+                        help="stage T (tone head, with --model-config '{\"tone_head\": 1}'): probability that a "
+                             "source is left clean (teaches it to leave clean images alone)")
     parser.add_argument("--l1-weight", type=float, default=d.l1_weight)
     parser.add_argument("--grad-weight", type=float, default=d.grad_weight, help="stage-B gradient-loss weight")
     parser.add_argument("--int-weight", type=float, default=d.int_weight,

@@ -1,0 +1,173 @@
+"""The learned global tone correction (model/tone.py) and how inference and the engine apply it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from textdifuse_desktop.model import tone as tone_module
+from textdifuse_desktop.model.inference import correct_tones, fuse
+from textdifuse_desktop.model.network import build_model, tiny_config
+from textdifuse_desktop.model.sampler import DDIMSampler
+from textdifuse_desktop.model.tone import ToneHead, apply_tone, image_statistics, tone_loss, tone_parameters
+
+
+def _scene(seed: int, n: int = 8, size: int = 48) -> torch.Tensor:
+    """Smooth random scenes spanning most of [0, 1]."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.nn.functional.avg_pool2d(torch.rand(n, 1, size, size, generator=gen), 9, 1, 4)
+    lo, hi = x.amin(dim=(1, 2, 3), keepdim=True), x.amax(dim=(1, 2, 3), keepdim=True)
+    return 0.05 + 0.9 * (x - lo) / (hi - lo)
+
+
+def _non_identity_head(seed: int = 0) -> ToneHead:
+    torch.manual_seed(seed)
+    head = ToneHead()
+    torch.nn.init.normal_(head.mlp[-1].weight, std=0.3)
+    return head
+
+
+def test_a_fresh_head_is_the_identity_and_strength_zero_leaves_the_input() -> None:
+    x = _scene(0)
+    params_a, params_b = tone_parameters(ToneHead(), x, x.flip(0))
+    assert torch.equal(params_a, torch.zeros_like(params_a)) and torch.equal(params_b, torch.zeros_like(params_b))
+    torch.testing.assert_close(apply_tone(x, params_a), x)
+    curve = torch.tensor([[0.2, 0.5, -0.3]]).expand(x.shape[0], -1)
+    assert not torch.allclose(apply_tone(x, curve), x, atol=1e-2)
+    torch.testing.assert_close(apply_tone(x, curve, 0.0), x)
+
+
+def test_the_curve_inverts_contrast_loss_and_low_light_exactly() -> None:
+    x = _scene(1)
+    washed = 0.5 * x + 0.5  # infrared contrast loss towards white
+    inverse = torch.tensor([[0.5, float(np.log(2.0)), 0.0]]).expand(x.shape[0], -1)
+    torch.testing.assert_close(apply_tone(washed, inverse), x, atol=1e-5, rtol=0)
+    dark = 0.3 * x**2.0  # low light: gain * x ** gamma
+    inverse = torch.tensor([[0.0, float(np.log(1 / 0.3)), float(np.log(0.5))]]).expand(x.shape[0], -1)
+    torch.testing.assert_close(apply_tone(dark, inverse), x, atol=1e-4, rtol=0)
+
+
+def test_statistics_see_noise_and_clipping() -> None:
+    x = _scene(2)
+    noisy = (x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    clean_stats, noisy_stats = image_statistics(x), image_statistics(noisy)
+    assert (noisy_stats[:, -1] > clean_stats[:, -1] + 0.2).all()  # the noise estimate (x10) rises
+    assert (image_statistics((x * 3).clamp(0, 1))[:, -2] > 0.2).all()  # share of clipped pixels
+
+
+def test_training_the_head_learns_to_undo_contrast_loss_and_keep_clean_images() -> None:
+    torch.manual_seed(0)
+    head = ToneHead()
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(1)
+
+    def batch(seed: int) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        a, b = _scene(seed), _scene(seed + 10_000)
+        alpha = 0.4 + 0.5 * torch.rand(a.shape[0], 1, 1, 1, generator=gen)
+        washed = torch.rand(a.shape[0], 1, 1, 1, generator=gen) < 0.6
+        return (torch.where(washed, alpha * a + (1 - alpha), a), b), (a, b)
+
+    held_out = batch(999)
+    with torch.no_grad():
+        before = float(tone_loss(head, *held_out))
+    for step in range(400):
+        loss = tone_loss(head, *batch(step))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = float(tone_loss(head, *held_out))
+        clean = _scene(5000)
+        params, _ = tone_parameters(head, clean, _scene(6000))
+        clean_error = float((apply_tone(clean, params) - clean).abs().mean())
+    assert after < 0.4 * before
+    assert clean_error < 0.02
+
+
+def test_inference_corrects_both_sources_and_one_acquisition_gets_one_curve() -> None:
+    torch.manual_seed(0)
+    net = build_model(tiny_config()).eval()
+    net.tone = _non_identity_head()
+    dark_slice, bright_slice = 0.4 * _scene(3, n=1), 0.6 + 0.4 * _scene(4, n=1)
+    stack_a = torch.cat([dark_slice, bright_slice])
+    stack_b = _scene(5, n=2)
+    per_slice_a, _ = correct_tones(net, stack_a, stack_b)
+    one_a, one_b = correct_tones(net, stack_a, stack_b, one_acquisition=True)
+    params_a, params_b = net.tone_parameters(stack_a.reshape(1, 2, 48, 48), stack_b.reshape(1, 2, 48, 48))
+    torch.testing.assert_close(one_a, apply_tone(stack_a, params_a.expand(2, -1)))
+    torch.testing.assert_close(one_b, apply_tone(stack_b, params_b.expand(2, -1)))
+    assert not torch.allclose(per_slice_a, one_a, atol=1e-3)  # per-slice curves differ from the volume's
+    half_a, _ = correct_tones(net, stack_a, stack_b, restore=0.5)
+    torch.testing.assert_close(half_a, 0.5 * (stack_a + per_slice_a))
+
+
+def test_fuse_runs_the_tone_correction_and_restore_zero_skips_it() -> None:
+    torch.manual_seed(0)
+    net = build_model(tiny_config()).eval()
+    sampler = DDIMSampler()
+    a, b = _scene(7, n=1, size=32), _scene(8, n=1, size=32)
+    plain = fuse(net, sampler, a, b, steps=1)
+    net.tone = _non_identity_head()
+    corrected = fuse(net, sampler, a, b, steps=1)
+    assert (corrected - plain).abs().max() > 1e-3
+    ca, cb = correct_tones(net, a, b)
+    torch.testing.assert_close(fuse(net, sampler, ca, cb, steps=1, tone=False), corrected)
+
+
+def test_the_engine_computes_one_curve_per_source_before_tiling(tmp_path, monkeypatch) -> None:
+    from textdifuse_desktop.fusion import FusionParams, FusionRequest, _model_backend
+    from textdifuse_desktop.fusion.engine import fuse as engine_fuse
+    from textdifuse_desktop.imaging.image import Image
+    from textdifuse_desktop.model.weights import save_model
+
+    torch.manual_seed(0)
+    net = build_model(tiny_config())
+    net.tone = _non_identity_head()
+    weights = tmp_path / "model.safetensors"
+    save_model(net, DDIMSampler().config, weights)
+    _model_backend.clear_model_cache()
+    calls = []
+    original = tone_module.image_statistics
+    monkeypatch.setattr(tone_module, "image_statistics", lambda y: calls.append(tuple(y.shape)) or original(y))
+    rng = np.random.default_rng(0)
+    a = Image((rng.random((150, 170)) * 255).astype(np.float32), modality="IR")
+    b = Image((rng.random((150, 170)) * 255).astype(np.float32), modality="VIS")
+    params = FusionParams(steps=1, device="cpu", weights=str(weights), tile=64)
+    engine_fuse(FusionRequest(a, b, params))
+    assert calls == [(1, 1, 150, 170), (1, 1, 150, 170)]  # each whole plane once, not once per tile
+
+
+def test_units_are_never_restored_after_a_tone_curve_and_keep_units_turns_it_off(tmp_path) -> None:
+    import argparse
+
+    from textdifuse_desktop.cli.cmd_fuse import _params
+    from textdifuse_desktop.errors import ImageDataError
+    from textdifuse_desktop.fusion import FusionParams, FusionRequest, _model_backend
+    from textdifuse_desktop.fusion._sources import restore_units, shared_unit_window
+    from textdifuse_desktop.fusion.engine import fuse as engine_fuse
+    from textdifuse_desktop.imaging.image import Image
+    from textdifuse_desktop.model.weights import save_model
+
+    torch.manual_seed(0)
+    net = build_model(tiny_config())
+    net.tone = _non_identity_head()
+    weights = tmp_path / "model.safetensors"
+    save_model(net, DDIMSampler().config, weights)
+    _model_backend.clear_model_cache()
+    rng = np.random.default_rng(1)
+    a, b = (Image((rng.random((40, 40)) * 1000 - 500).astype(np.float32), modality="CT", units="HU")
+            for _ in range(2))
+    a, b = shared_unit_window(a, b)
+    toned = engine_fuse(FusionRequest(a, b, FusionParams(steps=1, device="cpu", weights=str(weights))))
+    curves = toned.image.meta["fusion"]["tone_curves"]
+    assert set(curves) == {"a", "b"} and set(curves["a"][0]) == {"offset", "gain", "power"}
+    with pytest.raises(ImageDataError, match="tone correction"):
+        restore_units(toned.image, a, b)
+    plain = engine_fuse(FusionRequest(a, b, FusionParams(steps=1, device="cpu", weights=str(weights), tone=False)))
+    assert plain.image.meta["fusion"]["tone_curves"] is None
+    assert restore_units(plain.image, a, b).units == "HU"
+    args = dict(method="textdifuse", steps=1, rule="fcm", device="cpu", seed=0, weights=None, tile=0, restore=1.0)
+    assert _params(argparse.Namespace(**args, keep_units=True)).tone is False
+    assert _params(argparse.Namespace(**args, keep_units=False)).tone is True

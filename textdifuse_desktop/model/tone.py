@@ -1,0 +1,95 @@
+"""The learned global tone correction of each source: part of the network's restoration.
+
+Contrast loss, low light and over-exposure change a whole image by one tone curve (``a*x + (1-a)*level``,
+``gain * x**gamma``), which a convolutional network with a receptive field of about 100 px cannot undo
+reliably: it needs the image's global statistics.  :class:`ToneHead` reads them (intensity quantiles, mean,
+spread, the share of clipped pixels and a noise estimate: image statistics as input features) and a small
+MLP predicts the inverse curve ``y' = clamp((y - offset) * gain, 0, 1) ** power``.  The MLP decides alone:
+no threshold, no hand-set rule; trained on clean and degraded images alike it learns to leave a clean image
+as it is (its last layer starts at zero, which is the identity).
+
+The correction is computed once per source over a whole image or volume (:func:`tone_parameters`), before
+any tiling, so that tiles and slices of one acquisition get one curve.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+QUANTILES = (0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.995)
+N_FEATURES = len(QUANTILES) + 5
+#: Ranges of the predicted curve: offset in (-1, 1), log gain in (-2.5, 2.5), log power in (-1.5, 1.5).
+OFFSET_SCALE, LOG_GAIN_SCALE, LOG_POWER_SCALE = 1.0, 2.5, 1.5
+MAX_SAMPLES = 1 << 18  # statistics of larger images come from a fixed strided subsample
+
+
+def image_statistics(y: Tensor) -> Tensor:
+    """``[B, N_FEATURES]`` global statistics of ``[B, C, H, W]`` (or ``[B, N, H, W]`` stacks) in [0, 1].
+
+    Quantiles, mean, standard deviation, the shares of pixels at 0 and at 1, and the noise level (median
+    absolute value of the finest diagonal Haar band / 0.6745, which smooth content and column stripes cancel).
+    """
+    y = y.float().clamp(0, 1)
+    flat = y.reshape(y.shape[0], -1)
+    if flat.shape[1] > MAX_SAMPLES:
+        flat = flat[:, :: -(-flat.shape[1] // MAX_SAMPLES)]
+    q = torch.quantile(flat, torch.tensor(QUANTILES, device=y.device), dim=1).T
+    h, w = y.shape[-2] // 2 * 2, y.shape[-1] // 2 * 2
+    cells = y[..., :h, :w]
+    hh = (cells[..., 0::2, 0::2] - cells[..., 0::2, 1::2] - cells[..., 1::2, 0::2] + cells[..., 1::2, 1::2]) / 2
+    hh = hh.reshape(y.shape[0], -1)
+    if hh.shape[1] > MAX_SAMPLES:
+        hh = hh[:, :: -(-hh.shape[1] // MAX_SAMPLES)]
+    sigma = hh.abs().median(dim=1).values / 0.6745
+    extra = torch.stack([flat.mean(1), flat.std(1), (flat <= 0).float().mean(1), (flat >= 1).float().mean(1),
+                         sigma * 10], dim=1)
+    return torch.cat([q, extra], dim=1)
+
+
+class ToneHead(nn.Module):
+    """Both sources' statistics -> ``(offset, log gain, log power)`` of one source's inverse tone curve.
+
+    The other source's statistics and which side is corrected are inputs too: the pair tells the task
+    (a dark clean infrared frame and a low-light photograph look alike on their own).
+    """
+
+    def __init__(self, hidden: int = 96):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2 * N_FEATURES + 1, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
+                                 nn.SiLU(), nn.Linear(hidden, 3))
+        nn.init.zeros_(self.mlp[-1].weight)  # identity at the start: a clean image passes unchanged
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, stats: Tensor, other: Tensor, side: float) -> Tensor:
+        """``[B, 3]`` curve parameters (scaled to their ranges); ``side`` 0 for source A, 1 for B."""
+        flag = torch.full_like(stats[:, :1], float(side))
+        z = torch.tanh(self.mlp(torch.cat([stats, other, flag], dim=1)))
+        return z * torch.tensor([OFFSET_SCALE, LOG_GAIN_SCALE, LOG_POWER_SCALE], device=z.device, dtype=z.dtype)
+
+
+def apply_tone(y: Tensor, params: Tensor, strength: float = 1.0) -> Tensor:
+    """``y`` (``[B, C, H, W]`` in [0, 1]) through the curves ``params`` (``[B, 3]``), blended with the input by
+    ``strength`` (the user's restoration strength; 0 leaves ``y`` unchanged)."""
+    offset, log_gain, log_power = (p[:, None, None, None] for p in params.to(y.dtype).unbind(1))
+    stretched = ((y - offset) * log_gain.exp()).clamp(0, 1)
+    # The power's slope is unbounded at 0; a floor keeps the gradient finite (1e-4 is below half a grey level).
+    curved = stretched.clamp_min(1e-4).pow(log_power.exp()) * (stretched > 0)
+    return curved if strength == 1.0 else (y + strength * (curved - y)).clamp(0, 1)
+
+
+def tone_parameters(head: ToneHead, y_a: Tensor, y_b: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """The curve parameters of every sample of both sources (``[B, C, H, W]`` in [0, 1], statistics over
+    C, H, W); a single source (``y_b=None``) is paired with itself."""
+    stats_a = image_statistics(y_a)
+    stats_b = image_statistics(y_b) if y_b is not None else stats_a
+    return head(stats_a, stats_b, 0.0), (head(stats_b, stats_a, 1.0) if y_b is not None else None)
+
+
+def tone_loss(head: ToneHead, degraded: tuple[Tensor, Tensor], clean: tuple[Tensor, Tensor]) -> Tensor:
+    """L1 between the corrected degraded pairs and the clean ones (``[B, 1, H, W]`` in [0, 1]), on 4x4 means:
+    the curve is a low-frequency property, and averaging keeps the noise it cannot remove out of the loss."""
+    params = tone_parameters(head, *degraded)
+    return sum(F.l1_loss(F.avg_pool2d(apply_tone(d, p), 4), F.avg_pool2d(c, 4))
+               for d, p, c in zip(degraded, params, clean)) / 2
