@@ -11,7 +11,8 @@ from textdifuse_desktop.model import tone as tone_module
 from textdifuse_desktop.model.inference import correct_tones, fuse
 from textdifuse_desktop.model.network import build_model, tiny_config
 from textdifuse_desktop.model.sampler import DDIMSampler
-from textdifuse_desktop.model.tone import ToneHead, apply_tone, image_statistics, tone_loss, tone_parameters
+from textdifuse_desktop.model._trainer import tone_loss
+from textdifuse_desktop.model.tone import ToneHead, apply_tone, image_statistics, tone_parameters
 
 
 def _scene(seed: int, n: int = 8, size: int = 48) -> torch.Tensor:
@@ -165,9 +166,13 @@ def test_units_are_never_restored_after_a_tone_curve_and_keep_units_turns_it_off
     assert set(curves) == {"a", "b"} and set(curves["a"][0]) == {"offset", "gain", "power"}
     with pytest.raises(ImageDataError, match="tone correction"):
         restore_units(toned.image, a, b)
+    from textdifuse_desktop.io.writers.dicom_semantics import derivation_description
+
+    assert "source A tone-corrected by the network" in derivation_description(toned.image, "", "stored")
     plain = engine_fuse(FusionRequest(a, b, FusionParams(steps=1, device="cpu", weights=str(weights), tone=False)))
     assert plain.image.meta["fusion"]["tone_curves"] is None
     assert restore_units(plain.image, a, b).units == "HU"
+    assert "tone-corrected" not in derivation_description(plain.image, "", "stored")
     args = dict(method="textdifuse", steps=1, rule="fcm", device="cpu", seed=0, weights=None, tile=0, restore=1.0)
     assert _params(argparse.Namespace(**args, keep_units=True)).tone is False
     assert _params(argparse.Namespace(**args, keep_units=False)).tone is True

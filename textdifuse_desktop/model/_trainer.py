@@ -23,6 +23,7 @@ from textdifuse_desktop.model.network import (
     tiny_config,
 )
 from textdifuse_desktop.model.sampler import DDIMSampler
+from textdifuse_desktop.model.tone import ToneHead, apply_tone, tone_parameters
 from textdifuse_desktop.model.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,19 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
         loss = loss + ssim_weight * l_ssim
         parts["ssim"] = float(l_ssim.detach())
     return loss, parts
+
+
+def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor],
+              clean: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Stage T: the corrected degraded pair against the clean one (``[B, 1, H, W]`` in [0, 1]), L1 + (1 - SSIM)
+    on 4x4 means.  The curve is a low-frequency property, and averaging keeps the noise it cannot remove out of
+    the loss; SSIM weighs dark regions as the metrics do (an offset of a few grey levels, invisible to the L1,
+    erases a faint background)."""
+    total = torch.zeros((), device=degraded[0].device)
+    for d, params, c in zip(degraded, tone_parameters(head, *degraded), clean):
+        corrected, target = F.avg_pool2d(apply_tone(d, params), 4), F.avg_pool2d(c, 4)
+        total = total + (corrected - target).abs().mean() + (1 - ssim_map(corrected, target, radius=2).mean())
+    return total / 2
 
 
 def _degrade(x: torch.Tensor, mods: list[str], generator: torch.Generator, p_clean: float = 0.1) -> torch.Tensor:

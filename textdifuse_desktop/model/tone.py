@@ -15,7 +15,6 @@ any tiling, so that tiles and slices of one acquisition get one curve.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 QUANTILES = (0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.995)
@@ -85,11 +84,3 @@ def tone_parameters(head: ToneHead, y_a: Tensor, y_b: Tensor | None) -> tuple[Te
     stats_a = image_statistics(y_a)
     stats_b = image_statistics(y_b) if y_b is not None else stats_a
     return head(stats_a, stats_b, 0.0), (head(stats_b, stats_a, 1.0) if y_b is not None else None)
-
-
-def tone_loss(head: ToneHead, degraded: tuple[Tensor, Tensor], clean: tuple[Tensor, Tensor]) -> Tensor:
-    """L1 between the corrected degraded pairs and the clean ones (``[B, 1, H, W]`` in [0, 1]), on 4x4 means:
-    the curve is a low-frequency property, and averaging keeps the noise it cannot remove out of the loss."""
-    params = tone_parameters(head, *degraded)
-    return sum(F.l1_loss(F.avg_pool2d(apply_tone(d, p), 4), F.avg_pool2d(c, 4))
-               for d, p, c in zip(degraded, params, clean)) / 2

@@ -67,6 +67,24 @@ def _method_text(record: dict[str, Any]) -> str:
     return f"classical {method} rule"
 
 
+def _tone_texts(record: dict) -> list[str]:
+    """What the network's global tone correction did to each source (nothing for identity curves)."""
+    texts = []
+    for side, curves in sorted((record.get("tone_curves") or {}).items()):
+        changed = [c for c in curves if abs(c["offset"]) > 1e-3 or abs(c["gain"] - 1) > 1e-3
+                   or abs(c["power"] - 1) > 1e-3]
+        if not changed:
+            continue
+        if len(curves) == 1:
+            c = curves[0]
+            texts.append(f"source {side.upper()} tone-corrected by the network before fusion "
+                         f"(y' = ((y - {c['offset']:.3f}) x {c['gain']:.3f}) ^ {c['power']:.3f})")
+        else:
+            texts.append(f"source {side.upper()} tone-corrected by the network before fusion "
+                         f"({len(changed)} of {len(curves)} planes)")
+    return texts
+
+
 def derivation_description(image: Image, description: str, storage: str) -> str:
     """DerivationDescription text (at most 1024 characters).
 
@@ -78,6 +96,7 @@ def derivation_description(image: Image, description: str, storage: str) -> str:
     if record is not None:
         parts.append(f"fusion of source A {_source_text(record, 'a')} with source B {_source_text(record, 'b')} "
                      f"by {_method_text(record)}")
+        parts += _tone_texts(record)
         if record.get("units_kept"):
             parts.append(f"values mapped back to {image.units or 'the sources'} units through a window shared "
                          "by both sources")
