@@ -35,7 +35,7 @@ def test_a_fresh_head_is_the_identity_and_strength_zero_leaves_the_input() -> No
     params_a, params_b = tone_parameters(ToneHead(), x, x.flip(0))
     assert torch.equal(params_a, torch.zeros_like(params_a)) and torch.equal(params_b, torch.zeros_like(params_b))
     torch.testing.assert_close(apply_tone(x, params_a), x)
-    curve = torch.tensor([[0.2, 0.5, -0.3]]).expand(x.shape[0], -1)
+    curve = torch.tensor([[0.2, 0.5, -0.3, 3.0]]).expand(x.shape[0], -1)
     assert not torch.allclose(apply_tone(x, curve), x, atol=1e-2)
     torch.testing.assert_close(apply_tone(x, curve, 0.0), x)
 
@@ -43,11 +43,13 @@ def test_a_fresh_head_is_the_identity_and_strength_zero_leaves_the_input() -> No
 def test_the_curve_inverts_contrast_loss_and_low_light_exactly() -> None:
     x = _scene(1)
     washed = 0.5 * x + 0.5  # infrared contrast loss towards white
-    inverse = torch.tensor([[0.5, float(np.log(2.0)), 0.0]]).expand(x.shape[0], -1)
+    inverse = torch.tensor([[0.5, float(np.log(2.0)), 0.0, 12.0]]).expand(x.shape[0], -1)
     torch.testing.assert_close(apply_tone(washed, inverse), x, atol=1e-5, rtol=0)
     dark = 0.3 * x**2.0  # low light: gain * x ** gamma
-    inverse = torch.tensor([[0.0, float(np.log(1 / 0.3)), float(np.log(0.5))]]).expand(x.shape[0], -1)
+    inverse = torch.tensor([[0.0, float(np.log(1 / 0.3)), float(np.log(0.5)), 12.0]]).expand(x.shape[0], -1)
     torch.testing.assert_close(apply_tone(dark, inverse), x, atol=1e-4, rtol=0)
+    off = inverse * torch.tensor([1.0, 1.0, 1.0, -1.0])  # the weight's sigmoid saturated low: the curve is off
+    torch.testing.assert_close(apply_tone(dark, off), dark, atol=1e-5, rtol=0)
 
 
 def test_statistics_see_noise_and_clipping() -> None:
@@ -163,7 +165,7 @@ def test_units_are_never_restored_after_a_tone_curve_and_keep_units_turns_it_off
     a, b = shared_unit_window(a, b)
     toned = engine_fuse(FusionRequest(a, b, FusionParams(steps=1, device="cpu", weights=str(weights))))
     curves = toned.image.meta["fusion"]["tone_curves"]
-    assert set(curves) == {"a", "b"} and set(curves["a"][0]) == {"offset", "gain", "power"}
+    assert set(curves) == {"a", "b"} and set(curves["a"][0]) == {"offset", "gain", "power", "weight"}
     with pytest.raises(ImageDataError, match="tone correction"):
         restore_units(toned.image, a, b)
     from textdifuse_desktop.io.writers.dicom_semantics import derivation_description

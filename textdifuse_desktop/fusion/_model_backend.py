@@ -125,7 +125,7 @@ class ModelBackend:
         """``(N, H, W)`` stacks in [0, 1] through the network's learned tone correction (one curve per source
         for the whole stack with ``one_acquisition``, else one per plane), before any tiling.
 
-        Also returns the curves applied, for the result's record (None without a tone head)."""
+        Also returns the corrections applied, for the result's record (None without a tone head)."""
         from textdifuse_desktop.model.inference import correct_tones
 
         ta, tb, curves = correct_tones(self.loaded.net, self._tensor(ya), self._tensor(yb), self.restore,
@@ -189,10 +189,10 @@ class ModelBackend:
 
 
 def describe_curve(params: list[float]) -> dict[str, float]:
-    """One tone curve ``y' = clamp((y - offset) * gain) ** power`` as a readable record."""
-    offset, log_gain, log_power = params
+    """One tone correction ``y' = y + weight * (clamp((y - offset) * gain) ** power - y)`` as a readable record."""
+    offset, log_gain, log_power, logit = params
     return {"offset": round(offset, 4), "gain": round(float(np.exp(log_gain)), 4),
-            "power": round(float(np.exp(log_power)), 4)}
+            "power": round(float(np.exp(log_power)), 4), "weight": round(float(1 / (1 + np.exp(-logit))), 4)}
 
 
 def make_backend(weights: str | None, device_pref: str, *, steps: int, rule: str, seed: int,

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from textdifuse_desktop.errors import GeometryError, ImageDataError
-from textdifuse_desktop.imaging.image import Image
+from textdifuse_desktop.imaging.image import Image, tone_corrections
 from textdifuse_desktop.imaging.intensity import (
     UPTAKE_MODALITIES,
     body_percentile_window,
@@ -232,9 +232,7 @@ def restore_units(fused: Image, a: Image, b: Image) -> Image:
     if window_a is None or window_b is None or not np.allclose(window_a, window_b):
         raise ImageDataError("the fusion did not use one window for both sources; units cannot be restored",
                              hint="prepare the sources with shared_unit_window first")
-    curves = (record or {}).get("tone_curves") or {}
-    if any(abs(c["offset"]) > 1e-3 or abs(c["gain"] - 1) > 1e-3 or abs(c["power"] - 1) > 1e-3
-           for side in curves.values() for c in side):
+    if tone_corrections(record):
         raise ImageDataError("the network's tone correction changed the sources' values; units cannot be restored",
                              hint="fuse with the tone correction off (FusionParams(tone=False), which "
                                   "`textdifuse fuse --keep-units` does)")

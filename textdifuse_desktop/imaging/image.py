@@ -176,3 +176,15 @@ def affine_from_spacing(spacing: tuple[float, ...] = (1.0, 1.0, 1.0), origin: tu
     affine[:3, :3] = np.diag(spacing[:3])
     affine[:3, 3] = tuple(origin) + (0.0,) * (3 - len(origin))
     return affine
+
+
+def tone_corrections(record: dict[str, Any] | None) -> dict[str, list[dict[str, float]]]:
+    """The tone corrections of a fusion record (``meta["fusion"]["tone_curves"]``) that changed values, by source
+    (``"a"``/``"b"``); empty when the network left both sources' tones as they were."""
+    changed: dict[str, list[dict[str, float]]] = {}
+    for side, curves in ((record or {}).get("tone_curves") or {}).items():
+        kept = [c for c in curves if c.get("weight", 1.0) > 1e-3 and (abs(c["offset"]) > 1e-3
+                or abs(c["gain"] - 1) > 1e-3 or abs(c["power"] - 1) > 1e-3)]
+        if kept:
+            changed[side] = kept
+    return changed

@@ -4,9 +4,11 @@ Contrast loss, low light and over-exposure change a whole image by one tone curv
 ``gain * x**gamma``), which a convolutional network with a receptive field of about 100 px cannot undo
 reliably: it needs the image's global statistics.  :class:`ToneHead` reads them (intensity quantiles, mean,
 spread, the share of clipped pixels and a noise estimate: image statistics as input features) and a small
-MLP predicts the inverse curve ``y' = clamp((y - offset) * gain, 0, 1) ** power``.  The MLP decides alone:
-no threshold, no hand-set rule; trained on clean and degraded images alike it learns to leave a clean image
-as it is (its last layer starts at zero, which is the identity).
+MLP predicts the inverse curve ``c(y) = clamp((y - offset) * gain, 0, 1) ** power`` and how much of it to take,
+``y' = y + w * (c(y) - y)`` with ``w = sigmoid(logit)``.  The MLP decides alone: no threshold, no hand-set rule;
+trained on clean and degraded images alike it learns to leave a clean image as it is.  The weight ``w`` is what
+makes that exact: a saturated sigmoid turns the curve off, where an offset would have to hit exactly 0 (a few
+grey levels of offset erase a faint medical background).
 
 The correction is computed once per source over a whole image or volume (:func:`tone_parameters`), before
 any tiling, so that tiles and slices of one acquisition get one curve.
@@ -19,8 +21,10 @@ from torch import Tensor, nn
 
 QUANTILES = (0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.995)
 N_FEATURES = len(QUANTILES) + 5
-#: Ranges of the predicted curve: offset in (-1, 1), log gain in (-2.5, 2.5), log power in (-1.5, 1.5).
-OFFSET_SCALE, LOG_GAIN_SCALE, LOG_POWER_SCALE = 1.0, 2.5, 1.5
+#: Ranges of the predicted curve: offset in (-1, 1), log gain in (-2.5, 2.5), log power in (-1.5, 1.5); the
+#: weight's logit in (-12, 12).
+OFFSET_SCALE, LOG_GAIN_SCALE, LOG_POWER_SCALE, LOGIT_SCALE = 1.0, 2.5, 1.5, 12.0
+N_PARAMS = 4
 MAX_SAMPLES = 1 << 18  # statistics of larger images come from a fixed strided subsample
 
 
@@ -48,7 +52,7 @@ def image_statistics(y: Tensor) -> Tensor:
 
 
 class ToneHead(nn.Module):
-    """Both sources' statistics -> ``(offset, log gain, log power)`` of one source's inverse tone curve.
+    """Both sources' statistics -> ``(offset, log gain, log power, weight logit)`` of one source's inverse curve.
 
     The other source's statistics and which side is corrected are inputs too: the pair tells the task
     (a dark clean infrared frame and a low-light photograph look alike on their own).
@@ -57,29 +61,30 @@ class ToneHead(nn.Module):
     def __init__(self, hidden: int = 96):
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(2 * N_FEATURES + 1, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
-                                 nn.SiLU(), nn.Linear(hidden, 3))
-        nn.init.zeros_(self.mlp[-1].weight)  # identity at the start: a clean image passes unchanged
+                                 nn.SiLU(), nn.Linear(hidden, N_PARAMS))
+        nn.init.zeros_(self.mlp[-1].weight)  # identity curve at the start: a clean image passes unchanged
         nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, stats: Tensor, other: Tensor, side: float) -> Tensor:
-        """``[B, 3]`` curve parameters (scaled to their ranges); ``side`` 0 for source A, 1 for B."""
+        """``[B, 4]`` curve parameters (scaled to their ranges); ``side`` 0 for source A, 1 for B."""
         flag = torch.full_like(stats[:, :1], float(side))
         z = torch.tanh(self.mlp(torch.cat([stats, other, flag], dim=1)))
-        return z * torch.tensor([OFFSET_SCALE, LOG_GAIN_SCALE, LOG_POWER_SCALE], device=z.device, dtype=z.dtype)
+        scales = torch.tensor([OFFSET_SCALE, LOG_GAIN_SCALE, LOG_POWER_SCALE, LOGIT_SCALE], device=z.device)
+        return z * scales.to(z.dtype)
 
 
 def apply_tone(y: Tensor, params: Tensor, strength: float = 1.0) -> Tensor:
-    """``y`` (``[B, C, H, W]`` in [0, 1]) through the curves ``params`` (``[B, 3]``), blended with the input by
-    ``strength`` (the user's restoration strength; 0 leaves ``y`` unchanged)."""
-    offset, log_gain, log_power = (p[:, None, None, None] for p in params.to(y.dtype).unbind(1))
+    """``y`` (``[B, C, H, W]`` in [0, 1]) through the curves ``params`` (``[B, 4]``), each taken at its weight
+    times ``strength`` (the user's restoration strength; 0 leaves ``y`` unchanged)."""
+    offset, log_gain, log_power, logit = (p[:, None, None, None] for p in params.to(y.dtype).unbind(1))
     stretched = ((y - offset) * log_gain.exp()).clamp(0, 1)
     # The power's slope is unbounded at 0; a floor keeps the gradient finite (1e-4 is below half a grey level).
     curved = stretched.clamp_min(1e-4).pow(log_power.exp()) * (stretched > 0)
-    return curved if strength == 1.0 else (y + strength * (curved - y)).clamp(0, 1)
+    return (y + strength * torch.sigmoid(logit) * (curved - y)).clamp(0, 1)
 
 
 def tone_parameters(head: ToneHead, y_a: Tensor, y_b: Tensor | None) -> tuple[Tensor, Tensor | None]:
-    """The curve parameters of every sample of both sources (``[B, C, H, W]`` in [0, 1], statistics over
+    """The curve parameters (``[B, 4]``) of every sample of both sources (``[B, C, H, W]`` in [0, 1], statistics over
     C, H, W); a single source (``y_b=None``) is paired with itself."""
     stats_a = image_statistics(y_a)
     stats_b = image_statistics(y_b) if y_b is not None else stats_a

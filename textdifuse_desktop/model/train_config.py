@@ -26,7 +26,7 @@ class TrainConfig:
     lr_t: float = 3e-3
     iters_t: int | None = None
     time_budget_t: float | None = None
-    clean_share_t: float = 0.35
+    clean_share_t: float = 0.5
     batch_a: int = 32
     crop_a: int = 128
     lr_a: float = 2e-4

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textdifuse_desktop.imaging.image import Image
+from textdifuse_desktop.imaging.image import Image, tone_corrections
 
 #: Modalities a grey export may keep (Modality attribute of the General Series module).
 KEEPABLE_MODALITIES = ("CT", "MR", "PT", "NM")
@@ -67,21 +67,19 @@ def _method_text(record: dict[str, Any]) -> str:
     return f"classical {method} rule"
 
 
-def _tone_texts(record: dict) -> list[str]:
-    """What the network's global tone correction did to each source (nothing for identity curves)."""
+def _tone_texts(record: dict[str, Any]) -> list[str]:
+    """What the network's global tone correction did to each source (nothing where it changed nothing)."""
     texts = []
-    for side, curves in sorted((record.get("tone_curves") or {}).items()):
-        changed = [c for c in curves if abs(c["offset"]) > 1e-3 or abs(c["gain"] - 1) > 1e-3
-                   or abs(c["power"] - 1) > 1e-3]
-        if not changed:
-            continue
-        if len(curves) == 1:
-            c = curves[0]
-            texts.append(f"source {side.upper()} tone-corrected by the network before fusion "
-                         f"(y' = ((y - {c['offset']:.3f}) x {c['gain']:.3f}) ^ {c['power']:.3f})")
+    for side, changed in sorted(tone_corrections(record).items()):
+        total = len(record["tone_curves"][side])
+        if total == 1:
+            c = changed[0]
+            texts.append(f"source {side.upper()} tone-corrected by the network before fusion (y' = y + "
+                         f"{c.get('weight', 1.0):.3f} x (((y - {c['offset']:.3f}) x {c['gain']:.3f}) ^ "
+                         f"{c['power']:.3f} - y))")
         else:
             texts.append(f"source {side.upper()} tone-corrected by the network before fusion "
-                         f"({len(changed)} of {len(curves)} planes)")
+                         f"({len(changed)} of {total} planes)")
     return texts
 
 
