@@ -178,3 +178,21 @@ def test_units_are_never_restored_after_a_tone_curve_and_keep_units_turns_it_off
     args = dict(method="textdifuse", steps=1, rule="fcm", device="cpu", seed=0, weights=None, tile=0, restore=1.0)
     assert _params(argparse.Namespace(**args, keep_units=True)).tone is False
     assert _params(argparse.Namespace(**args, keep_units=False)).tone is True
+
+
+def test_weights_saved_before_the_tone_head_existed_load_without_one(tmp_path) -> None:
+    import json
+
+    from safetensors.torch import save_file
+
+    from textdifuse_desktop.model.weights import CARD_NAME, load_model, sha256_of
+
+    net = build_model({**tiny_config(), "tone_head": 0})
+    config = {k: v for k, v in net.config.items() if k != "tone_head"}  # as written before the option existed
+    path = tmp_path / "model.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path),
+              metadata={"format": "textdifuse-compact", "config": json.dumps(config), "sampler": "{}"})
+    (tmp_path / CARD_NAME).write_text(json.dumps({"sha256": sha256_of(path)}))
+    loaded = load_model(path)
+    assert loaded.net.tone is None
+    assert build_model().tone is not None  # the shipped design has one

@@ -72,7 +72,7 @@ def default_config() -> dict[str, Any]:
     """The shipped architecture (about 2.6 M parameters)."""
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
-            "gate_sources": 1, "gate_context": 0, "tone_head": 0, "base_radius": 15, "base_passes": 1}
+            "gate_sources": 1, "gate_context": 0, "tone_head": 1, "base_radius": 15, "base_passes": 1}
 
 
 def tiny_config() -> dict[str, Any]:
