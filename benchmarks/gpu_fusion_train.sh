@@ -9,7 +9,9 @@
 # Env:    BUDGET_A BUDGET_B (seconds), BATCH_A BATCH_B CROP_A CROP_B, INIT (stage-A start weights, "" = fresh),
 #         A_ARGS (more stage-A options, ',' for spaces), VARIANTS ("name:arg,arg ..." with ',' for spaces: stage B
 #         from the new stage A), EARLY_VARIANTS (the same form: stage B from INIT, started beside stage A and given
-#         both budgets, e.g. to tell what the longer stage A brings), DEVICE, PYTHON, SPEED_VARIANT
+#         both budgets, e.g. to tell what the longer stage A brings), DEVICE, PYTHON, SPEED_VARIANT,
+#         ITERS_T (stage-T iterations of the tone head in every run; default 0 with INIT, whose head is kept,
+#         and 3000 without)
 # Output: $OUT/stage_a.tar, $OUT/<variant>.tar (model.safetensors, model_card.json, losses.jsonl, train.log),
 #         $OUT/summary.txt (the device tool brings back at most 8 files)
 set -euo pipefail
@@ -26,22 +28,26 @@ A_ARGS=${A_ARGS-}
 VARIANTS=${VARIANTS-"fcm:--finetune-b,0 ft:--finetune-b,0.2 ftssim:--finetune-b,0.2,--ssim-weight,0.5 ftg2:--finetune-b,0.2,--grad-weight,2"}
 EARLY_VARIANTS=${EARLY_VARIANTS-}
 SPEED_VARIANT=${SPEED_VARIANT:-ft}
-EXTRA=(); SPEED=(--device cuda)
+EXTRA=(--crop-t 320); SPEED=(--device cuda)
 if [[ "${1:-}" == "--tiny" ]]; then
-  EXTRA=(--tiny); BUDGET_A=${TINY_BUDGET_A:-3}; BUDGET_B=${TINY_BUDGET_B:-3}; BATCH_A=4; BATCH_B=2; CROP_A=64; CROP_B=64
+  EXTRA=(--tiny --crop-t 64 --batch-t 4); BUDGET_A=${TINY_BUDGET_A:-3}; BUDGET_B=${TINY_BUDGET_B:-3}; BATCH_A=4; BATCH_B=2; CROP_A=64; CROP_B=64
   INIT=${TINY_INIT:-}; SPEED=(--device cpu --repeats 1)
 fi
 INIT_ARGS=(); [[ -n "$INIT" ]] && INIT_ARGS=(--init-from "$INIT")
+if [[ -n "$INIT" ]]; then ITERS_T=${ITERS_T:-0}; else ITERS_T=${ITERS_T:-3000}; fi
+[[ "${1:-}" == "--tiny" ]] && ITERS_T=${TINY_ITERS_T:-2}
 mkdir -p "$OUT"
 $PYTHON -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" | tee "$OUT/summary.txt"
 
-common=(--train-pack "$PACK" --device "$DEVICE" --ckpt-every 100000 --log-every 20 --no-progress "${EXTRA[@]}")
+common=(--train-pack "$PACK" --device "$DEVICE" --ckpt-every 100000 --log-every 20 --no-progress --iters-t "$ITERS_T"
+        "${EXTRA[@]}")
 pids=()
 stage_b() {  # name, init weights, budget, "arg,arg": one stage-B run in the background
   local name=$1 init=$2 budget=$3 args=${4//,/ }
   mkdir -p "$OUT/$name"
   # shellcheck disable=SC2086
   $PYTHON -m textdifuse_desktop.model.train "${common[@]}" --out "$OUT/$name" --init-from "$init" --iters-a 0 \
+    --iters-t 0 \
     --time-budget-b "$budget" --batch-b "$BATCH_B" --crop-b "$CROP_B" --lr-b 1e-3 --clean-share-b 0.5 \
     --rollout-steps 1,2 $args > "$OUT/$name/train.log" 2>&1 &
   pids+=($!)
