@@ -55,8 +55,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the start noise (default: %(default)s)")
     parser.add_argument("--weights", type=Path, default=None, help="model weights (.safetensors); default: shipped")
     parser.add_argument("--restore", type=float, default=1.0,
-                        help="restoration strength 0..1.5: 1 = as shipped (denoise, lift low light), "
-                             "0 = fuse only, for clean sources (default: %(default)s)")
+                        help="restoration strength 0..1.5: 1 = as shipped (denoise, and the network's tone "
+                             "curves: contrast, low light, exposure), 0 = fuse only (default: %(default)s)")
     parser.add_argument("--tile", type=int, default=1536, help="tile size in pixels, 0 = no tiling (default: %(default)s)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="output format (default: from the output suffix; png for folders)")
@@ -76,8 +76,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                              "deliberately; the output then carries no patient identity (new anonymous study)")
     parser.add_argument("--keep-units", action="store_true",
                         help="for two sources of one modality in one unit (HU, SUV, Bq/ml, degC): fuse them "
-                             "through one shared window and write the result in that unit (default: arbitrary "
-                             "units, never labelled HU or SUV)")
+                             "through one shared window, without the network's tone curves, and write the result in "
+                             "that unit (default: arbitrary units, never labelled HU or SUV)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     from textdifuse_desktop.cli.region_args import add_region_arguments
 
