@@ -10,8 +10,8 @@
 #         A_ARGS (more stage-A options, ',' for spaces), VARIANTS ("name:arg,arg ..." with ',' for spaces: stage B
 #         from the new stage A), EARLY_VARIANTS (the same form: stage B from INIT, started beside stage A and given
 #         both budgets, e.g. to tell what the longer stage A brings), DEVICE, PYTHON, SPEED_VARIANT,
-#         ITERS_T (stage-T iterations of the tone head in every run; default 0 with INIT, whose head is kept,
-#         and 3000 without)
+#         ITERS_T (stage-T iterations of the tone head, for a model with one: add --model-config,'{"tone_head":1}'
+#         to A_ARGS; default 0 with INIT, whose head is kept, and 3000 without)
 # Output: $OUT/stage_a.tar, $OUT/<variant>.tar (model.safetensors, model_card.json, losses.jsonl, train.log),
 #         $OUT/summary.txt (the device tool brings back at most 8 files)
 set -euo pipefail

@@ -24,10 +24,11 @@ Structure (method.md §2, §10.2-10.3):
   how much of the decoder's correction (denoising, destriping, exposure and contrast, deblurring) the result
   takes.  No threshold or hand-made weight map sits on this path; the classical rules live in
   :mod:`textdifuse_desktop.fusion.classical`.
-* With ``tone_head`` (the shipped design since the eleventh session) a small MLP (:mod:`.tone`) reads both
-  sources' global intensity statistics and predicts each source's inverse tone curve (contrast loss, low light,
-  over-exposure), applied to the conditions once before sampling (:func:`~.inference.correct_tones`); the
-  convolutional path cannot see a whole image, which such global degradations need.  Trained in stage T.
+* With ``tone_head`` (an option; the shipped weights do not have one yet, see docs/results/validation.md, run 10)
+  a small MLP (:mod:`.tone`) reads both sources' global intensity statistics and predicts each source's inverse
+  tone curve (contrast loss, low light, over-exposure), applied to the conditions once before sampling
+  (:func:`~.inference.correct_tones`); the convolutional path cannot see a whole image, which such global
+  degradations need.  Trained in stage T.
 
 Modulation (the paper's Eq. 13 idea, OUR parameterisation): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding FCM gate at every level (resampled by area interpolation) and re-weight
@@ -72,7 +73,7 @@ def default_config() -> dict[str, Any]:
     """The shipped architecture (about 2.6 M parameters)."""
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
-            "gate_sources": 1, "gate_context": 0, "tone_head": 1, "base_radius": 15, "base_passes": 1}
+            "gate_sources": 1, "gate_context": 0, "tone_head": 0, "base_radius": 15, "base_passes": 1}
 
 
 def tiny_config() -> dict[str, Any]:
