@@ -23,12 +23,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from restore_then_fuse import restore_luma  # noqa: E402
-from sweep_model import _classical, _model, first_test_pairs  # noqa: E402
+from restore_then_fuse import restore_luma
+from sweep_model import _classical, _model, first_test_pairs
 
-from textdifuse_desktop.imaging.degrade import DegradationOp, apply_plan, draw_noise, modality_key  # noqa: E402
-from textdifuse_desktop.metrics import compute_all  # noqa: E402
-from textdifuse_desktop.model.weights import load_model  # noqa: E402
+from textdifuse_desktop.imaging.degrade import (
+    DegradationOp,
+    apply_plan,
+    draw_noise,
+    modality_key,
+)
+from textdifuse_desktop.metrics import compute_all
+from textdifuse_desktop.model.weights import load_model
 
 METRICS = ("VIF", "Qabf", "SSIM")
 TASKS = ("ir_vis", "mri_pet", "mri_spect")

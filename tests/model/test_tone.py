@@ -8,11 +8,16 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from textdifuse_desktop.model import tone as tone_module
+from textdifuse_desktop.model._trainer import tone_loss
 from textdifuse_desktop.model.inference import correct_tones, fuse
 from textdifuse_desktop.model.network import build_model, tiny_config
 from textdifuse_desktop.model.sampler import DDIMSampler
-from textdifuse_desktop.model._trainer import tone_loss
-from textdifuse_desktop.model.tone import ToneHead, apply_tone, image_statistics, tone_parameters
+from textdifuse_desktop.model.tone import (
+    ToneHead,
+    apply_tone,
+    image_statistics,
+    tone_parameters,
+)
 
 
 def _scene(seed: int, n: int = 8, size: int = 48) -> torch.Tensor:
@@ -119,18 +124,26 @@ def test_fuse_runs_the_tone_correction_and_restore_zero_skips_it() -> None:
     torch.testing.assert_close(fuse(net, sampler, ca, cb, steps=1, tone=False), corrected)
 
 
-def test_the_engine_computes_one_curve_per_source_before_tiling(tmp_path, monkeypatch) -> None:
-    from textdifuse_desktop.fusion import FusionParams, FusionRequest, _model_backend
-    from textdifuse_desktop.fusion.engine import fuse as engine_fuse
-    from textdifuse_desktop.imaging.image import Image
+def _weights_with_a_tone_head(folder):
+    """A tiny model with a non-identity tone head saved where the engine can load it."""
+    from textdifuse_desktop.fusion import _model_backend
     from textdifuse_desktop.model.weights import save_model
 
     torch.manual_seed(0)
     net = build_model(tiny_config())
     net.tone = _non_identity_head()
-    weights = tmp_path / "model.safetensors"
+    weights = folder / "model.safetensors"
     save_model(net, DDIMSampler().config, weights)
     _model_backend.clear_model_cache()
+    return weights
+
+
+def test_the_engine_computes_one_curve_per_source_before_tiling(tmp_path, monkeypatch) -> None:
+    from textdifuse_desktop.fusion import FusionParams, FusionRequest
+    from textdifuse_desktop.fusion.engine import fuse as engine_fuse
+    from textdifuse_desktop.imaging.image import Image
+
+    weights = _weights_with_a_tone_head(tmp_path)
     calls = []
     original = tone_module.image_statistics
     monkeypatch.setattr(tone_module, "image_statistics", lambda y: calls.append(tuple(y.shape)) or original(y))
@@ -147,18 +160,12 @@ def test_units_are_never_restored_after_a_tone_curve_and_keep_units_turns_it_off
 
     from textdifuse_desktop.cli.cmd_fuse import _params
     from textdifuse_desktop.errors import ImageDataError
-    from textdifuse_desktop.fusion import FusionParams, FusionRequest, _model_backend
+    from textdifuse_desktop.fusion import FusionParams, FusionRequest
     from textdifuse_desktop.fusion._sources import restore_units, shared_unit_window
     from textdifuse_desktop.fusion.engine import fuse as engine_fuse
     from textdifuse_desktop.imaging.image import Image
-    from textdifuse_desktop.model.weights import save_model
 
-    torch.manual_seed(0)
-    net = build_model(tiny_config())
-    net.tone = _non_identity_head()
-    weights = tmp_path / "model.safetensors"
-    save_model(net, DDIMSampler().config, weights)
-    _model_backend.clear_model_cache()
+    weights = _weights_with_a_tone_head(tmp_path)
     rng = np.random.default_rng(1)
     a, b = (Image((rng.random((40, 40)) * 1000 - 500).astype(np.float32), modality="CT", units="HU")
             for _ in range(2))
@@ -175,7 +182,8 @@ def test_units_are_never_restored_after_a_tone_curve_and_keep_units_turns_it_off
     assert plain.image.meta["fusion"]["tone_curves"] is None
     assert restore_units(plain.image, a, b).units == "HU"
     assert "tone-corrected" not in derivation_description(plain.image, "", "stored")
-    args = dict(method="textdifuse", steps=1, rule="fcm", device="cpu", seed=0, weights=None, tile=0, restore=1.0)
+    args = {"method": "textdifuse", "steps": 1, "rule": "fcm", "device": "cpu", "seed": 0, "weights": None, "tile": 0,
+            "restore": 1.0}
     assert _params(argparse.Namespace(**args, keep_units=True)).tone is False
     assert _params(argparse.Namespace(**args, keep_units=False)).tone is True
 

@@ -29,7 +29,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textdifuse_desktop.model._trainer import Context, Stage, _degrade, fusion_loss, tone_loss
+from textdifuse_desktop.model._trainer import (
+    Context,
+    Stage,
+    _degrade,
+    fusion_loss,
+    tone_loss,
+)
 from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
 from textdifuse_desktop.model.network import count_parameters
 from textdifuse_desktop.model.sampler import DDIMSampler
