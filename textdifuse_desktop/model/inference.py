@@ -128,12 +128,13 @@ def correct_tones(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None, re
 
     ``one_acquisition``: the B samples are slices of one volume and get one curve per source, from the
     statistics of the whole stack (per-slice curves would make the volume flicker from slice to slice).
-    ``return_curves``: also return both sources' curve parameters (``[B, 3]`` each; None when none ran).
+    ``return_curves``: also return both sources' curve parameters (``[B, 4]`` each; None when none ran).
+    Runs without gradients but outside inference mode, so that training can use its results as inputs.
     """
     if model.tone is None or restore <= 0:
         return (y_a, y_b, None) if return_curves else (y_a, y_b)
     sources = [y.float() if y is not None else None for y in (y_a, y_b)]
-    with torch.inference_mode():
+    with torch.no_grad():
         if one_acquisition:
             stacks = [y.reshape(1, -1, *y.shape[-2:]) if y is not None else None for y in sources]
             params = [p.expand(y_a.shape[0], -1) if p is not None else None for p in model.tone_parameters(*stacks)]

@@ -37,9 +37,9 @@ from textdifuse_desktop.model._trainer import (
     tone_loss,
 )
 from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
+from textdifuse_desktop.model.inference import correct_tones
 from textdifuse_desktop.model.network import count_parameters
 from textdifuse_desktop.model.sampler import DDIMSampler
-from textdifuse_desktop.model.tone import apply_tone
 from textdifuse_desktop.model.train_config import (
     TrainConfig,
     add_arguments,
@@ -78,21 +78,12 @@ def _stage_t(ctx: Context, data: CropSampler) -> Stage:
         da = _degrade(a, mods_a, ctx.generator, cfg.clean_share_t)
         db = _degrade(b, mods_b, ctx.generator, cfg.clean_share_t)
         loss = tone_loss(net.tone, (da, db), (a, b))
-        return loss, {"tone_l1": float(loss.detach())}
+        return loss, {"tone": float(loss.detach())}
 
     stage.run(loss_fn)
     stage.apply_ema()
     ctx.checkpoint()
     return stage
-
-
-def _corrected(net: torch.nn.Module, y_a: torch.Tensor, y_b: torch.Tensor | None = None) -> tuple:
-    """Degraded sources through the (frozen) tone head, as the network gets them at inference."""
-    if net.tone is None:
-        return y_a, y_b
-    with torch.no_grad():
-        params = net.tone_parameters(y_a, y_b)
-    return tuple(apply_tone(y, p) if y is not None else None for y, p in zip((y_a, y_b), params))
 
 
 def _stage_a(ctx: Context, data: CropSampler) -> Stage:
@@ -111,7 +102,8 @@ def _stage_a(ctx: Context, data: CropSampler) -> Stage:
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         clean, mods = data.sample_single(cfg.batch_a)
-        cond = _corrected(net, _degrade(clean, mods, ctx.generator, cfg.clean_share_a))[0] * 2 - 1
+        # The conditions as inference gets them: through the (frozen) tone head when there is one.
+        cond = correct_tones(net, _degrade(clean, mods, ctx.generator, cfg.clean_share_a), None)[0] * 2 - 1
         x0 = clean * 2 - 1
         n = x0.shape[0]
         t = torch.randint(0, sampler.num_train_timesteps, (n,), device=ctx.device, generator=ctx.generator)
@@ -150,8 +142,8 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_b)
-        cond_a, cond_b = _corrected(net, _degrade(a, mods_a, ctx.generator, cfg.clean_share_b),
-                                    _degrade(b, mods_b, ctx.generator, cfg.clean_share_b))
+        cond_a, cond_b = correct_tones(net, _degrade(a, mods_a, ctx.generator, cfg.clean_share_b),
+                                       _degrade(b, mods_b, ctx.generator, cfg.clean_share_b))
         cond_a, cond_b = cond_a * 2 - 1, cond_b * 2 - 1
         n_steps = int(rng.choice(cfg.rollout_steps))
         sampler.set_timesteps(n_steps)
