@@ -128,12 +128,12 @@ class ModelBackend:
         Also returns the corrections applied, for the result's record (None without a tone head)."""
         from textdifuse_desktop.model.inference import correct_tones
 
+        if self.loaded.net.tone is None or self.restore <= 0:
+            return ya, yb, None  # nothing to correct: no copy of the stacks to the device and back
         ta, tb, curves = correct_tones(self.loaded.net, self._tensor(ya), self._tensor(yb), self.restore,
                                        one_acquisition=one_acquisition, return_curves=True)
-        record = None
-        if curves is not None:
-            record = {side: [describe_curve(row) for row in params.cpu().tolist()[:1 if one_acquisition else None]]
-                      for side, params in zip("ab", curves)}
+        record = {side: [describe_curve(row) for row in params.cpu().tolist()[:1 if one_acquisition else None]]
+                  for side, params in zip("ab", curves)}
         return ta[:, 0].float().cpu().numpy(), tb[:, 0].float().cpu().numpy(), record
 
     def run(

@@ -232,7 +232,7 @@ class FusionDiffusionNet(nn.Module):
         return torch.sigmoid(self.pixel_gates(feats_a, feats_b, t, cond_a, cond_b)[:, :1])
 
     def tone_parameters(self, y_a: Tensor, y_b: Tensor | None) -> tuple[Tensor, Tensor | None] | None:
-        """Each source's inverse tone curves (``[B, 3]``, see :mod:`.tone`) from both sources in [0, 1]
+        """Each source's inverse tone curves (``[B, 4]``, see :mod:`.tone`) from both sources in [0, 1]
         (``[B, C, H, W]``, statistics over C, H and W); None without a tone head."""
         return None if self.tone is None else tone_parameters(self.tone, y_a, y_b)
 
