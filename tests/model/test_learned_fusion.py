@@ -45,7 +45,7 @@ def test_the_learned_gate_decides_the_clean_fusion() -> None:
         second.pixel_gate.head[0].weight.neg_()
     out_first = fuse(first, DDIMSampler(), a, b, steps=1)
     out_second = fuse(second, DDIMSampler(), a, b, steps=1)
-    assert float((out_first - out_second).abs().mean()) > 0.02
+    assert float((out_first - out_second).abs().mean()) > 0.01  # 0 if the gate decided nothing
 
 
 def test_kappa_moves_the_learned_mix_towards_the_emphasised_source_inside_the_region() -> None:

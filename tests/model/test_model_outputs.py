@@ -12,6 +12,7 @@ from textdifuse_desktop.model.network import (
     RULES,
     base_layer,
     build_model,
+    edge_preserving_base,
     tiny_config,
 )
 from textdifuse_desktop.model.sampler import DDIMSampler
@@ -57,6 +58,40 @@ def test_base_layer_keeps_constants_and_splits_exactly() -> None:
     assert float(base.std()) < float(a.std()) / 3
 
 
+def test_edge_preserving_base_keeps_a_step_so_the_details_hold_no_lobe_beside_it() -> None:
+    """A bright object's edge stays in the base: the detail layer beside it is texture, not the wide negative
+    lobe of a box base that darkens a ring around the object when a fusion keeps the object's details."""
+    x = torch.full((1, 1, 64, 64), -0.7)
+    x[..., 20:44, 24:40] = 0.8  # a hot figure on a flat background ([-1, 1] units)
+    box_lobe = float((x - base_layer(x, 15, 1))[..., 32, 18:24].abs().max())
+    kept_lobe = float((x - edge_preserving_base(x, 15, 0.02))[..., 32, 18:24].abs().max())
+    assert box_lobe > 0.4 and kept_lobe < 0.03, (box_lobe, kept_lobe)
+    texture = 0.05 * torch.randn(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    detail = texture - edge_preserving_base(texture, 15, 0.02)
+    assert float(detail.std()) > 0.8 * float(texture.std())  # faint texture still goes to the details
+
+
+def test_edge_preserving_base_leaks_little_into_a_black_background() -> None:
+    x = torch.full((1, 1, 48, 48), -1.0)
+    x[..., 10:30, 12:36] = torch.linspace(-0.2, 0.9, 24)
+    far = (slice(None), slice(None), slice(36, 48), slice(None))  # 6-18 px below the content
+    leak = float((edge_preserving_base(x, 15, 0.02) - x)[far].abs().max())
+    box_leak = float((base_layer(x, 15, 1) - x)[far].abs().max())
+    assert leak < 0.03 and box_leak > 10 * leak, (leak, box_leak)
+    flat = torch.full((1, 1, 40, 40), -1.0)
+    assert torch.equal(edge_preserving_base(flat, 15, 0.02), flat)
+
+
+def test_network_splits_with_the_edge_preserving_base_when_configured() -> None:
+    a, b = _pair()
+    net = build_model(tiny_config())
+    assert net.base_eps > 0
+    base_a, _ = net.compute_bases(a, b)
+    torch.testing.assert_close(base_a, edge_preserving_base(a, net.base_shape[0], net.base_eps))
+    box = build_model({**tiny_config(), "base_eps": 0.0})
+    torch.testing.assert_close(box.compute_bases(a, b)[0], base_layer(a, *box.base_shape))
+
+
 @pytest.mark.parametrize("radius", [2, 7, 15])
 def test_cpu_running_sum_base_layer_matches_a_pooled_box_filter(radius: int) -> None:
     """The CPU path of ``base_layer`` (running sums) must equal reflect-padded average pooling."""
@@ -79,7 +114,7 @@ def test_fresh_two_scale_network_adds_both_details_on_the_mean_base() -> None:
     with torch.no_grad():
         x0 = net(x_t, t, a * 2 - 1, b * 2 - 1)
     ca, cb = a * 2 - 1, b * 2 - 1
-    base_a, base_b = base_layer(ca), base_layer(cb)
+    base_a, base_b = net.compute_bases(ca, cb)
     expected = 0.5 * (base_a + base_b) + (ca - base_a) + (cb - base_b)
     torch.testing.assert_close(x0, expected, atol=1e-5, rtol=1e-5)
 
@@ -88,12 +123,12 @@ def test_two_scale_max_rule_picks_the_stronger_detail() -> None:
     net = build_model({**tiny_config(), "output": "two_scale"}).eval()
     h, w = 32, 32
     stripes = torch.zeros(1, 1, h, w)
-    stripes[..., :, ::2] = 0.8
+    stripes[..., :, ::2] = 0.1  # faint: texture that any base (box or edge-preserving) leaves in the details
     flat = torch.full((1, 1, h, w), 0.6)
     with torch.no_grad():
         x0 = net(torch.zeros_like(flat), torch.tensor([250.0]), stripes, flat, rule="max")
     # The brighter base (the flat source) wins and the striped source's detail survives at full strength.
-    expected = flat + stripes - base_layer(stripes)
+    expected = flat + stripes - net.compute_bases(stripes, flat)[0]
     torch.testing.assert_close(x0, expected, atol=1e-5, rtol=0)
 
 

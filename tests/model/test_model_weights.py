@@ -97,15 +97,15 @@ def test_shipped_weights_load_if_present() -> None:
 
 def test_weights_saved_before_an_option_load_as_they_were_trained(tmp_path: Path) -> None:
     """A config without the newer keys means the design of its day (no source inputs to the pixel gate)."""
-    from textdifuse_desktop.model.weights import LEGACY_TWO_SCALE
+    from textdifuse_desktop.model.weights import LEGACY_BASE, LEGACY_TWO_SCALE
 
-    net = build_model({**tiny_config(), "gate_sources": 0})
-    for key in LEGACY_TWO_SCALE:
+    net = build_model({**tiny_config(), "gate_sources": 0, "base_eps": 0.0})
+    for key in {**LEGACY_TWO_SCALE, **LEGACY_BASE}:
         net.config.pop(key)
     path = tmp_path / "old" / "model.safetensors"
     save_model(net, DDIMSampler().config, path)
     loaded = load_model(path, "cpu").net
-    assert not loaded.gate_sources and loaded.base_shape == (4, 2)
+    assert not loaded.gate_sources and loaded.base_shape == (4, 2) and loaded.base_eps == 0
     assert build_model({"widths": [8, 16, 16], "groups": 4, "emb_dim": 16}).gate_sources  # today's
 
 

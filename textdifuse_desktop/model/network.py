@@ -51,6 +51,7 @@ from textdifuse_desktop.model.fusion_heads import (
     FusionControl,
     PixelGate,
     base_layer,
+    edge_preserving_base,
     local_variance,
     modulate_mix,
     resize_kappa,
@@ -73,14 +74,15 @@ def default_config() -> dict[str, Any]:
     """The shipped architecture (about 2.6 M parameters)."""
     return {"widths": [16, 32, 64, 128], "stem": 2, "emb_dim": 128, "groups": 8, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 8, "prediction_type": "x0", "output": "two_scale",
-            "gate_sources": 1, "gate_context": 0, "tone_head": 0, "base_radius": 15, "base_passes": 1}
+            "gate_sources": 1, "gate_context": 0, "tone_head": 0, "base_radius": 15, "base_passes": 1,
+            "base_eps": 0.02}
 
 
 def tiny_config() -> dict[str, Any]:
     """A very small random model for tests (multiple 8), the shipped design at a smaller size."""
     return {"widths": [8, 16, 16], "stem": 2, "emb_dim": 16, "groups": 4, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
-            "gate_sources": 1, "tone_head": 1, "base_radius": 4, "base_passes": 2}
+            "gate_sources": 1, "tone_head": 1, "base_radius": 4, "base_passes": 2, "base_eps": 0.02}
 
 
 class FusionDiffusionNet(nn.Module):
@@ -109,6 +111,7 @@ class FusionDiffusionNet(nn.Module):
             if c["prediction_type"] != "x0":
                 raise ValueError(f"output={self.output!r} needs prediction_type='x0'")
             self.base_shape = (int(c.get("base_radius", BASE_RADIUS)), int(c.get("base_passes", 2)))
+            self.base_eps = float(c.get("base_eps", 0.0))
             self.gate_sources = bool(c.get("gate_sources", 0))
             self.pixel_gate = PixelGate(widths[0], c["emb_dim"], c["stem"], c["fcm_t_channels"],
                                         maps=4 if self.output == "two_scale" else 1,
@@ -222,6 +225,9 @@ class FusionDiffusionNet(nn.Module):
 
     def compute_bases(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
         """The conditions' base layers of the two-scale split (never cached)."""
+        if self.base_eps > 0:
+            radius = self.base_shape[0]
+            return edge_preserving_base(cond_a, radius, self.base_eps), edge_preserving_base(cond_b, radius, self.base_eps)
         return base_layer(cond_a, *self.base_shape), base_layer(cond_b, *self.base_shape)
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:

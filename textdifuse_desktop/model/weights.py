@@ -32,6 +32,8 @@ ENV_WEIGHTS = "TEXTDIFUSE_WEIGHTS"
 
 
 LEGACY_TWO_SCALE = {"base_radius": 4, "base_passes": 2, "gate_sources": 0}
+#: Weights saved before the edge-preserving base existed split with box filters.
+LEGACY_BASE = {"base_eps": 0.0}
 
 
 class LoadedModel(NamedTuple):
@@ -156,7 +158,7 @@ def load_model(path: PathLike | None = None, device: str | torch.device = "cpu",
                                  "longer has", path=weights, hint="use the shipped weights or retrain with "
                                  "`textdifuse train`")
         # Weights saved before an option existed were trained without it.
-        config = {"output": "direct", **LEGACY_TWO_SCALE, "tone_head": 0, **config}
+        config = {"output": "direct", **LEGACY_TWO_SCALE, **LEGACY_BASE, "tone_head": 0, **config}
     net = build_model(config)
     try:
         net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
