@@ -37,5 +37,5 @@ variants=()
 "$BIN/python" benchmarks/sweep_model.py --test-pack "$PACK" --max-per-task 6 --steps 1 2 4 8 25 \
     --rules fcm max add mean variance --rule-steps 1 --classical max mean laplacian guided "${variants[@]}" \
     --out docs/results/steps_and_ablations.md
-"$BIN/python" benchmarks/thumbnail_grid.py --test-pack "$PACK" --per-task 2 --steps 1 --out docs/results/thumbnails.png
+"$BIN/python" benchmarks/thumbnail_grid.py --test-pack "$PACK" --per-task 2 --out docs/results/thumbnails.png
 "$BIN/python" benchmarks/worst_pairs_grid.py --test-pack "$PACK" --out docs/results/worst_pairs.png > docs/results/worst_pairs.md

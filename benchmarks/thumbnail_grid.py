@@ -18,8 +18,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sweep_model import _classical, _model, seeded_degradation, first_test_pairs
+from sweep_model import _classical, _model, first_test_pairs, seeded_degradation
 
+from textdifuse_desktop.config import DEFAULT_STEPS
 from textdifuse_desktop.model.weights import load_model
 
 CELL = 200
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default=None)
     parser.add_argument("--test-pack", required=True)
     parser.add_argument("--per-task", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--classical", nargs="*", default=["laplacian", "guided"])
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)

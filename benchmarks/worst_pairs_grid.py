@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from sweep_model import _classical, _model
 from thumbnail_grid import CELL, LABEL_H, _cell
 
+from textdifuse_desktop.config import DEFAULT_STEPS
 from textdifuse_desktop.metrics import compute_all
 from textdifuse_desktop.model.data import load_pack
 from textdifuse_desktop.model.weights import load_model
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default=None)
     parser.add_argument("--test-pack", required=True)
     parser.add_argument("--count", type=int, default=12)
-    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--classical", nargs="*", default=["guided", "laplacian", "max"])
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)

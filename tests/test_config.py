@@ -7,7 +7,13 @@ import json
 import pytest
 
 from textdifuse_desktop import config
-from textdifuse_desktop.config import MAX_RECENT_FILES, AppSettings, load_settings, save_settings
+from textdifuse_desktop.config import (
+    DEFAULT_STEPS,
+    MAX_RECENT_FILES,
+    AppSettings,
+    load_settings,
+    save_settings,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +71,7 @@ def test_bad_entries_fall_back_one_by_one():
                                 "recent_files": "nope", "future_key": 1, "schema_version": 5}))
     with pytest.warns(RuntimeWarning, match="device"):
         settings = load_settings()
-    assert settings.device == "auto" and settings.default_steps == 1 and settings.recent_files == []
+    assert settings.device == "auto" and settings.default_steps == DEFAULT_STEPS and settings.recent_files == []
     assert settings.default_method == "mean"
 
 

@@ -10,14 +10,20 @@ import numpy as np
 import pytest
 
 from textdifuse_desktop.errors import FusionCancelled
-from textdifuse_desktop.fusion import CancelToken, FusionParams, FusionRequest, FusionResult, Progress
+from textdifuse_desktop.fusion import (
+    CancelToken,
+    FusionParams,
+    FusionRequest,
+    FusionResult,
+    Progress,
+)
 from textdifuse_desktop.imaging.image import Image
 
 
 def test_params_defaults_round_trip_and_validation() -> None:
     params = FusionParams()
     assert (params.method, params.steps, params.rule, params.device, params.seed, params.tile) == (
-        "textdifuse", 1, "fcm", "auto", 0, 1536)
+        "textdifuse", 2, "fcm", "auto", 0, 1536)
     changed = FusionParams(method="max", steps=8, rule="variance", device="cuda:1", seed=3, weights="w.safetensors")
     assert FusionParams.from_dict({**changed.to_dict(), "future_key": 1}) == changed
     assert not changed.uses_model and params.uses_model

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
 
 from textdifuse_desktop import config  # noqa: E402
-from textdifuse_desktop.config import AppSettings  # noqa: E402
+from textdifuse_desktop.config import DEFAULT_STEPS, AppSettings  # noqa: E402
 from textdifuse_desktop.gui import session_io  # noqa: E402
 from textdifuse_desktop.gui.settings_dialog import SettingsDialog  # noqa: E402
 from textdifuse_desktop.session.document import SessionDocument  # noqa: E402
@@ -114,4 +114,4 @@ def test_settings_dialog_cancel_changes_nothing(qtbot, tmp_path, monkeypatch):
     qtbot.addWidget(dialog)
     dialog.steps_spin.setValue(50)
     dialog.reject()
-    assert settings.default_steps == 1 and not (tmp_path / "settings.json").exists()
+    assert settings.default_steps == DEFAULT_STEPS and not (tmp_path / "settings.json").exists()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from textdifuse_desktop.cli._read_options import add_read_arguments, read_options
+from textdifuse_desktop.config import DEFAULT_STEPS
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="output file, or folder when A and B are folders of pairs")
     parser.add_argument("--method", choices=METHODS, default="textdifuse", help="fusion method (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=1, help="diffusion sampling steps (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="diffusion sampling steps (default: %(default)s)")
     parser.add_argument("--rule", choices=RULES, default="fcm", help="feature fusion rule (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the start noise (default: %(default)s)")
@@ -149,7 +150,11 @@ def _fuse_images(args: argparse.Namespace, a: Any, b: Any, out: Path, fmt: str |
     from textdifuse_desktop.fusion.engine import fuse
     from textdifuse_desktop.fusion.request import FusionRequest
     from textdifuse_desktop.imaging.align import align_pair
-    from textdifuse_desktop.io.patient_identity import check_same_patient, mixed_patient_output, without_identity
+    from textdifuse_desktop.io.patient_identity import (
+        check_same_patient,
+        mixed_patient_output,
+        without_identity,
+    )
     from textdifuse_desktop.io.writers import write_image
 
     # Refused before any computation: different patients / frames of reference, incompatible --keep-units.

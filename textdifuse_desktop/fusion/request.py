@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from textdifuse_desktop.config import DEFAULT_STEPS
 from textdifuse_desktop.errors import FusionCancelled
 from textdifuse_desktop.imaging.image import Image
 
@@ -69,7 +70,7 @@ class FusionParams:
     """
 
     method: str = MODEL_METHOD
-    steps: int = 1
+    steps: int = DEFAULT_STEPS
     rule: str = "fcm"
     device: str = "auto"
     seed: int = 0

@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from textdifuse_desktop.config import DEFAULT_STEPS
 from textdifuse_desktop.fusion.request import (
     FusionParams,
     FusionResult,
@@ -97,7 +98,7 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
         self.regions = RegionsBridge(self)
         if settings is not None:
             self.fusion_panel.set_params(FusionParams(method=getattr(settings, "default_method", "textdifuse"),
-                                                      steps=getattr(settings, "default_steps", 1),
+                                                      steps=getattr(settings, "default_steps", DEFAULT_STEPS),
                                                       device=getattr(settings, "device", "auto")))
 
         self.readout = QtWidgets.QLabel("")

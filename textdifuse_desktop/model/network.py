@@ -14,8 +14,11 @@ Structure (method.md §2, §10.2-10.3):
   pixel-level mix of the conditions: ``x0 = m*cond_a + (1-m)*cond_b + decoded``, the mix weight ``m`` from a
   small full-resolution gate (:class:`~.fusion_heads.PixelGate`, part of the FCM, trained in stage B); single-source
   restoration is ``x0 = cond + decoded``.
-* With ``output="two_scale"`` (the shipped design) the conditions are split into a smooth base
-  (:func:`~.fusion_heads.base_layer`, ``base_radius`` / ``base_passes``) and details, and the FCM's pixel gate
+* With ``output="two_scale"`` (the shipped design) the conditions are split into a smooth base and details.  The
+  base keeps strong edges (:func:`~.fusion_heads.edge_preserving_base`, ``base_radius`` / ``base_eps``), so the
+  details beside a bright object hold its texture, not the wide negative lobe of a box base that a kept detail turns
+  into a dark ring; ``base_eps=0`` is the box base (:func:`~.fusion_heads.base_layer`, ``base_passes``) of weights
+  saved before.  The FCM's pixel gate
   (four maps, computed at every sampling step from both sources' features, the time step and, with
   ``gate_sources``, the conditions themselves) fuses them:
   ``x0 = m*base_a + (1-m)*base_b + g_a*det_a + g_b*det_b + r*decoded`` with ``m, r`` in (0, 1) and the detail
