@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from scipy import ndimage
 
 from textdifuse_desktop.model._trainer import fusion_loss, sobel_magnitude
 from textdifuse_desktop.model.data import (
@@ -53,6 +55,33 @@ def test_sobel_and_fusion_loss() -> None:
     loss, parts = fusion_loss(b, a, b)
     assert parts["int"] == pytest.approx(0.0) and float(loss) < 1e-3
     assert float(fusion_loss(a, a, b)[0]) > 0.9
+
+
+def _hot_figure_scene() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Infrared: a hot figure on a flat cold background; visible: texture brighter than that background.  Returns
+    both sources, the halo-free fusion max(a, b) and the same with a dark ring beside the figure."""
+    ir = torch.full((1, 1, 96, 96), 40 / 255)
+    figure = torch.zeros_like(ir, dtype=torch.bool)
+    figure[..., 20:76, 40:56] = True
+    ir[figure] = 230 / 255
+    noise = torch.randn(1, 1, 100, 100, generator=torch.Generator().manual_seed(0))
+    vis = (120 + 60 * F.avg_pool2d(noise, 5, 1)).clamp(0, 255) / 255
+    fused = torch.maximum(ir, vis)
+    distance = torch.from_numpy(ndimage.distance_transform_edt(~figure[0, 0].numpy())).float()[None, None]
+    ringed = fused - 60 / 255 * torch.exp(-distance / 4) * ~figure
+    return ir, vis, fused, ringed
+
+
+def test_structure_on_details_does_not_reward_a_dark_ring() -> None:
+    """The paper's gradient term on whole images prefers the ringed result (its edge is as strong as the infrared
+    one); on details every structure term prefers the result without the ring."""
+    ir, vis, fused, ringed = _hot_figure_scene()
+    on_image = [fusion_loss(x, ir, vis, ssim_weight=0.5)[1] for x in (fused, ringed)]
+    on_details = [fusion_loss(x, ir, vis, ssim_weight=0.5, structure="details")[1] for x in (fused, ringed)]
+    assert on_image[1]["grad"] < on_image[0]["grad"]
+    assert on_details[1]["grad"] > on_details[0]["grad"] and on_details[1]["ssim"] > on_details[0]["ssim"]
+    with pytest.raises(ValueError, match="structure"):
+        fusion_loss(fused, ir, vis, structure="edges")
 
 
 def test_stage_a_steps_reduce_restoration_loss() -> None:
@@ -102,13 +131,14 @@ def test_end_to_end_tiny_run(tmp_path: Path) -> None:
     pack = _synthetic_pack(tmp_path / "pack.npz")
     cfg = TrainConfig(out=str(tmp_path / "run"), train_pack=str(pack), tiny=True, iters_a=6, iters_b=4,
                       iters_t=5, batch_t=2, crop_t=32, batch_a=2, batch_b=2, crop_a=32, crop_b=32, rollout_steps=(1, 2), progress=False,
-                      ckpt_every=3, log_every=1)
+                      ckpt_every=3, log_every=1, ssim_weight=0.5, structure_on="details")
     weights = train(cfg, "test")
     loaded = load_model(weights)
     assert loaded.card["training"]["stage_a"]["iteration"] == 6
     assert loaded.card["command"] == "test"
     lines = [json.loads(line) for line in (tmp_path / "run" / "losses.jsonl").read_text().splitlines()]
     assert {line["stage"] for line in lines} == {"T", "A", "B"} and all(np.isfinite(line["loss"]) for line in lines)
+    assert all("ssim" in line for line in lines if line["stage"] == "B")
     assert loaded.card["training"]["stage_t"]["iteration"] == 5
     # Resume: a finished run continues without redoing the stages.
     cfg.resume = True

@@ -64,7 +64,7 @@ from textdifuse_desktop.model.fusion_heads import (
 from textdifuse_desktop.model.layers import Decoder, Encoder, TimeMLP
 from textdifuse_desktop.model.tone import ToneHead, tone_parameters
 
-__all__ = ["KAPPA_RANGE", "OUTPUTS", "RULES", "FusionDiffusionNet", "base_layer", "build_model",
+__all__ = ["KAPPA_RANGE", "OUTPUTS", "RULES", "FusionDiffusionNet", "base_layer", "build_model", "edge_preserving_base",
            "count_parameters", "default_config", "tiny_config"]
 
 log = logging.getLogger(__name__)

@@ -54,6 +54,7 @@ class TrainConfig:
     reset_pixel_gate: bool = False
     clean_fidelity: float = 0.0
     ssim_weight: float = 0.0
+    structure_on: str = "image"
     finetune_b: float = 0.0
 
 
@@ -92,6 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "sources are clean (clean inputs should pass through the fusion unrestored)")
     parser.add_argument("--ssim-weight", type=float, default=d.ssim_weight,
                         help="stage B: weight of an SSIM term (1 - mean SSIM of the fused x0 to both clean sources)")
+    parser.add_argument("--structure-on", choices=("image", "details"), default=d.structure_on,
+                        help="stage B: compare gradients and SSIM on whole images (the paper) or on their details "
+                             "above an edge-preserving base (no reward for dark rings beside bright objects)")
     parser.add_argument("--finetune-b", type=float, default=d.finetune_b,
                         help="stage B: also train the encoder and decoder at this multiple of --lr-b (0 = frozen, "
                              "the paper's FCM-only stage)")
