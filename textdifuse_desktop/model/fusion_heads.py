@@ -151,7 +151,8 @@ def edge_preserving_base(x: Tensor, radius: int = BASE_RADIUS, eps: float = 0.02
     A box base blurs a step edge over the whole window, so the detail layer gets a wide negative lobe beside a
     bright object; any fusion that keeps that detail darkens a ring around the object (a hot figure over a
     brighter visible background).  Here a step stays in the base and the detail layer holds texture only.
-    Constant regions (a black medical background) stay exactly constant.
+    A constant image stays exactly constant; beside an object a flat background takes a little of its
+    brightness (under 0.03 in [-1, 1] units 6 px away, against tens of times that for a box base).
     """
     x32 = x.float()
     mean = base_layer(x32, radius, 1)
