@@ -64,8 +64,18 @@ from textdifuse_desktop.model.fusion_heads import (
 from textdifuse_desktop.model.layers import Decoder, Encoder, TimeMLP
 from textdifuse_desktop.model.tone import ToneHead, tone_parameters
 
-__all__ = ["KAPPA_RANGE", "OUTPUTS", "RULES", "FusionDiffusionNet", "base_layer", "build_model", "edge_preserving_base",
-           "count_parameters", "default_config", "tiny_config"]
+__all__ = [
+    "KAPPA_RANGE",
+    "OUTPUTS",
+    "RULES",
+    "FusionDiffusionNet",
+    "base_layer",
+    "build_model",
+    "count_parameters",
+    "default_config",
+    "edge_preserving_base",
+    "tiny_config",
+]
 
 log = logging.getLogger(__name__)
 
