@@ -20,6 +20,7 @@ from textdifuse_desktop.model.degrade_torch import degrade_batch
 from textdifuse_desktop.model.network import (
     FusionDiffusionNet,
     build_model,
+    default_config,
     edge_preserving_base,
     tiny_config,
 )
@@ -52,9 +53,10 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, radius: int = 5) -> torch.Tensor:
     return ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
 
 
-#: Edge-preserving split of the structure terms (``structure="details"``), in [0, 1] units: the network's base
-#: (radius 15, eps 0.02 in [-1, 1] units).
-STRUCTURE_RADIUS, STRUCTURE_EPS = 15, 0.005
+#: Edge-preserving split of the structure terms (``structure="details"``): the shipped network's base, its eps
+#: (a variance in [-1, 1] units) converted to the loss's [0, 1] units.
+STRUCTURE_RADIUS = default_config()["base_radius"]
+STRUCTURE_EPS = default_config()["base_eps"] / 4
 
 
 def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0,

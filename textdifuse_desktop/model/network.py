@@ -238,10 +238,12 @@ class FusionDiffusionNet(nn.Module):
 
     def compute_bases(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
         """The conditions' base layers of the two-scale split (never cached)."""
+        return self._base(cond_a), self._base(cond_b)
+
+    def _base(self, cond: Tensor) -> Tensor:
         if self.base_eps > 0:
-            radius = self.base_shape[0]
-            return edge_preserving_base(cond_a, radius, self.base_eps), edge_preserving_base(cond_b, radius, self.base_eps)
-        return base_layer(cond_a, *self.base_shape), base_layer(cond_b, *self.base_shape)
+            return edge_preserving_base(cond, self.base_shape[0], self.base_eps)
+        return base_layer(cond, *self.base_shape)
 
     def mix_weight(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor) -> Tensor:
         """The learned (base) pixel mix weight of source A, for inspection; needs a residual output design."""
