@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import socket
 import threading
+from types import SimpleNamespace
 
 import pytest
 from orthanc_server import dimse_node, free_port, web_node, write_series
@@ -26,6 +27,28 @@ def test_wrong_called_ae_title_is_a_rejected_association(orthanc) -> None:
     with pytest.raises(AssociationRejectedError, match="rejected the association") as info:
         service.echo(dimse_node(orthanc, ae_title="NOTORTHANC"))
     assert "NOTORTHANC" in str(info.value) and info.value.exit_code == 10
+
+
+def test_rejection_seen_after_the_connection_closed_is_still_a_rejection(monkeypatch) -> None:
+    """A PACS that rejects often closes the connection at once, and pynetdicom can act on the close first and end
+    the association as aborted.  The A-ASSOCIATE-RJ did arrive: the user must be told that the PACS rejected the
+    association and why, not that it did not answer."""
+    from pynetdicom import AE, evt
+    from pynetdicom.pdu import A_ASSOCIATE_RJ
+
+    def associate(self, addr, port, ae_title, evt_handlers=(), **kwargs):
+        rejection = A_ASSOCIATE_RJ()
+        rejection.decode(bytes([0x03, 0, 0, 0, 0, 4, 0, 1, 1, 7]))  # permanent; called AE title not recognised
+        for event_type, handler in evt_handlers:
+            if event_type is evt.EVT_PDU_RECV:
+                handler(SimpleNamespace(pdu=rejection))
+        return SimpleNamespace(is_rejected=False, is_aborted=True, is_established=False)
+
+    monkeypatch.setattr(AE, "associate", associate)
+    node = PacsNode("strict", ae_title="WRONG", host="127.0.0.1", port=free_port(), timeout_s=2)
+    with pytest.raises(AssociationRejectedError, match="Called AE title not recognised") as info:
+        service.echo(node)
+    assert "WRONG" in str(info.value)
 
 
 def test_closed_port_says_connection_refused() -> None:

@@ -82,6 +82,7 @@ def associate(node: PacsNode, contexts: Sequence[Any], *, cancel: Cancellable | 
         No connection or no answer (diagnosed), or a TLS failure.
     """
     from pynetdicom import AE, evt
+    from pynetdicom.pdu import A_ASSOCIATE_RJ
 
     raise_if_cancelled(cancel)
     ae = AE(ae_title=node.calling_ae)
@@ -90,17 +91,19 @@ def associate(node: PacsNode, contexts: Sequence[Any], *, cancel: Cancellable | 
     ae.requested_contexts = list(contexts)[:MAX_CONTEXTS]
     rejection: dict[str, str] = {}
 
-    def on_rejected(event: Any) -> None:
-        primitive = event.assoc.acceptor.primitive if event.assoc.acceptor else None
-        rejection["reason"] = str(getattr(primitive, "reason_str", "") or "")
+    def on_pdu(event: Any) -> None:
+        # A PACS that rejects often closes the connection at once; pynetdicom may see the close before it acts
+        # on the A-ASSOCIATE-RJ and report an abort, so the rejection is read from the PDU itself.
+        if isinstance(event.pdu, A_ASSOCIATE_RJ):
+            rejection["reason"] = str(event.pdu.reason_str or "")
 
     try:
         assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, ext_neg=ext_neg,
-                             tls_args=_tls_args(node), evt_handlers=[(evt.EVT_REJECTED, on_rejected), *(handlers or [])])
+                             tls_args=_tls_args(node), evt_handlers=[(evt.EVT_PDU_RECV, on_pdu), *(handlers or [])])
     except (ssl.SSLError, OSError) as error:
         raise NetworkError(f"cannot open a connection to {node.describe()}: {error}",
                            hint="check the TLS CA/certificate files") from error
-    if assoc.is_rejected:
+    if assoc.is_rejected or "reason" in rejection:
         reason = rejection.get("reason") or "no reason given"
         raise AssociationRejectedError(
             f"{node.describe()} rejected the association ({reason})",
