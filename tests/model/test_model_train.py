@@ -127,11 +127,32 @@ def test_stage_b_trains_only_the_fcm() -> None:
     assert all(torch.equal(p, q) for p, q in zip(net.denoiser_parameters(), before))
 
 
+def test_log_balance_lets_a_clean_pair_count_as_much_as_a_degraded_one() -> None:
+    """Two samples, one close to its target (a clean pair) and one far from it (a degraded pair): with the plain mean
+    the far one's gradient dominates; with ``balance="log"`` each sample's gradient is divided by its own loss."""
+    ir, vis, fused, _ = _hot_figure_scene()
+    a, b = torch.cat([ir, ir]), torch.cat([vis, vis])
+    x0 = torch.cat([fused + 0.01, fused * 0.1]).requires_grad_(True)
+    grads = {}
+    for balance in ("mean", "log"):
+        x0.grad = None
+        loss, _ = fusion_loss(x0, a, b, ssim_weight=0.5, balance=balance)
+        loss.backward()
+        grads[balance] = [float(x0.grad[i].abs().sum()) for i in range(2)]
+    per_sample = [float(fusion_loss(x0[i:i + 1].detach(), ir, vis, ssim_weight=0.5)[0]) for i in range(2)]
+    assert per_sample[1] > 2 * per_sample[0]
+    ratio_mean, ratio_log = (g[0] / g[1] for g in (grads["mean"], grads["log"]))
+    assert ratio_log == pytest.approx(ratio_mean * per_sample[1] / per_sample[0], rel=1e-3)
+    with pytest.raises(ValueError, match="balance"):
+        fusion_loss(fused, ir, vis, balance="median")
+
+
 def test_end_to_end_tiny_run(tmp_path: Path) -> None:
     pack = _synthetic_pack(tmp_path / "pack.npz")
     cfg = TrainConfig(out=str(tmp_path / "run"), train_pack=str(pack), tiny=True, iters_a=6, iters_b=4,
                       iters_t=5, batch_t=2, crop_t=32, batch_a=2, batch_b=2, crop_a=32, crop_b=32, rollout_steps=(1, 2), progress=False,
-                      ckpt_every=3, log_every=1, ssim_weight=0.5, structure_on="details")
+                      ckpt_every=3, log_every=1, ssim_weight=0.5, structure_on="details",
+                      loss_balance="log", model={"gate_condition": 1})
     weights = train(cfg, "test")
     loaded = load_model(weights)
     assert loaded.card["training"]["stage_a"]["iteration"] == 6

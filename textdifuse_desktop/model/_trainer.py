@@ -60,8 +60,8 @@ STRUCTURE_EPS = default_config()["base_eps"] / 4
 
 
 def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0,
-                int_weight: float = 1.0, ssim_weight: float = 0.0,
-                structure: str = "image") -> tuple[torch.Tensor, dict[str, float]]:
+                int_weight: float = 1.0, ssim_weight: float = 0.0, structure: str = "image",
+                balance: str = "mean") -> tuple[torch.Tensor, dict[str, float]]:
     """The paper's fusion loss on ``[0, 1]`` tensors: ``|x0 - max(a, b)|`` + ``grad_weight`` x
     ``|S(x0) - max(S(a), S(b))|`` (Sobel magnitude), plus ``ssim_weight`` x ``1 - (SSIM(x0, a) + SSIM(x0, b)) / 2``;
     returns the loss and its parts.
@@ -71,21 +71,29 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     whenever the intensity target there is brighter than the source with the stronger edge (a hot figure over a
     lit visible background): the ring makes the fused edge as strong as that source's.  On details, steps are left
     to the intensity term and texture is still rewarded at the stronger source's strength.
+
+    ``balance="log"``: the batch's loss is the mean of each sample's log loss, so that every sample counts by its
+    *relative* change.  A degraded pair's loss is two to four times a clean pair's, so with the plain mean the
+    degraded samples' gradients dominate, and the gates learnt what restores at the cost of what keeps clean
+    texture (docs/results/validation.md, runs 3-14).
     """
-    l_int = (x0 - torch.maximum(a, b)).abs().mean()
+    if balance not in ("mean", "log"):
+        raise ValueError(f"balance must be 'mean' or 'log', got {balance!r}")
+    per_pixel = (1, 2, 3)
+    l_int = (x0 - torch.maximum(a, b)).abs().mean(per_pixel)
     if structure == "details":
         x0, a, b = (v - edge_preserving_base(v, STRUCTURE_RADIUS, STRUCTURE_EPS) for v in (x0, a, b))
     elif structure != "image":
         raise ValueError(f"structure must be 'image' or 'details', got {structure!r}")
     grad_target = torch.maximum(sobel_magnitude(a), sobel_magnitude(b))
-    l_grad = (sobel_magnitude(x0) - grad_target).abs().mean()
+    l_grad = (sobel_magnitude(x0) - grad_target).abs().mean(per_pixel)
     loss = int_weight * l_int + grad_weight * l_grad
-    parts = {"int": float(l_int.detach()), "grad": float(l_grad.detach())}
+    parts = {"int": float(l_int.detach().mean()), "grad": float(l_grad.detach().mean())}
     if ssim_weight > 0:
-        l_ssim = 1 - 0.5 * (ssim_map(x0, a).mean() + ssim_map(x0, b).mean())
+        l_ssim = 1 - 0.5 * (ssim_map(x0, a).mean(per_pixel) + ssim_map(x0, b).mean(per_pixel))
         loss = loss + ssim_weight * l_ssim
-        parts["ssim"] = float(l_ssim.detach())
-    return loss, parts
+        parts["ssim"] = float(l_ssim.detach().mean())
+    return (loss.clamp_min(1e-6).log().mean() if balance == "log" else loss.mean()), parts
 
 
 def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor],

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from textdifuse_desktop.model.gate_condition import GateCondition
 from textdifuse_desktop.model.layers import group_norm
 
 KAPPA_RANGE = (0.5, 3.0)
@@ -76,7 +77,8 @@ class PixelGate(nn.Module):
     """
 
     def __init__(self, channels: int, emb_dim: int, stem: int, t_channels: int, maps: int = 1,
-                 restore_logit: float = 4.0, sees_sources: bool = False, context_channels: int = 0):
+                 restore_logit: float = 4.0, sees_sources: bool = False, context_channels: int = 0,
+                 conditioned: bool = False):
         super().__init__()
         self.t_proj = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, t_channels))
         hidden = max(channels, 8)
@@ -94,6 +96,9 @@ class PixelGate(nn.Module):
         if self.context is not None:
             nn.init.zeros_(self.context.weight)
             nn.init.zeros_(self.context.bias)
+        # ``conditioned``: both sources' degradation statistics scale and shift the first hidden layer
+        # (:mod:`.gate_condition`); zero-initialised too.
+        self.condition = GateCondition(hidden) if conditioned else None
         # Start as the mean rule (m = 0.5), unit detail gains and the restoration gate at ``restore_logit``
         # (4 -> 0.98: full restoration).
         nn.init.zeros_(self.head[0].weight)
@@ -103,9 +108,10 @@ class PixelGate(nn.Module):
                 self.head[0].bias[3 * stem * stem:] = restore_logit
 
     def forward(self, f_a: Tensor, f_b: Tensor, emb: Tensor, sources: tuple[Tensor, Tensor] | None = None,
-                context: tuple[Tensor, Tensor] | None = None) -> Tensor:
+                context: tuple[Tensor, Tensor] | None = None, statistics: Tensor | None = None) -> Tensor:
         """Gate logits ``[B, maps, H, W]``; ``sources`` (the two conditions) are needed with ``sees_sources``,
-        ``context`` (both sources' deepest features) with ``context_channels``."""
+        ``context`` (both sources' deepest features) with ``context_channels``, ``statistics`` (both sources'
+        :func:`~.gate_condition.degradation_statistics`, ``[B, 2N]``) with ``conditioned``."""
         temb = self.t_proj(emb)[:, :, None, None].expand(-1, -1, *f_a.shape[2:])
         inputs = [f_a, f_b, temb]
         if self.unshuffle is not None:
@@ -118,6 +124,11 @@ class PixelGate(nn.Module):
                 raise ValueError("this pixel gate needs both sources' deepest features (context_channels)")
             deep = self.context(torch.cat(context, dim=1))
             hidden = hidden + F.interpolate(deep, size=hidden.shape[-2:], mode="bilinear", align_corners=False)
+        if self.condition is not None:
+            if statistics is None:
+                raise ValueError("this pixel gate needs both sources' degradation statistics (conditioned)")
+            scale, shift = self.condition(statistics)
+            hidden = hidden * (1 + scale.to(hidden.dtype)) + shift.to(hidden.dtype)
         return self.head(self.body[1:](hidden))
 
 

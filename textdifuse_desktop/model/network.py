@@ -61,6 +61,7 @@ from textdifuse_desktop.model.fusion_heads import (
     rule_mix,
     two_scale_mix,
 )
+from textdifuse_desktop.model.gate_condition import degradation_statistics
 from textdifuse_desktop.model.layers import Decoder, Encoder, TimeMLP
 from textdifuse_desktop.model.tone import ToneHead, tone_parameters
 
@@ -129,7 +130,8 @@ class FusionDiffusionNet(nn.Module):
             self.pixel_gate = PixelGate(widths[0], c["emb_dim"], c["stem"], c["fcm_t_channels"],
                                         maps=4 if self.output == "two_scale" else 1,
                                         sees_sources=self.gate_sources,
-                                        context_channels=widths[-1] if c.get("gate_context", 0) else 0)
+                                        context_channels=widths[-1] if c.get("gate_context", 0) else 0,
+                                        conditioned=bool(c.get("gate_condition", 0)))
             # A fresh network restores nothing and fuses by the mean rule: x0 = the conditions' mix.
             nn.init.zeros_(self.decoder.out[2].weight)
             nn.init.zeros_(self.decoder.out[2].bias)
@@ -182,13 +184,20 @@ class FusionDiffusionNet(nn.Module):
         return self.decoder(feats, t)
 
     def pixel_gates(self, feats_a: list[Tensor], feats_b: list[Tensor], t: Tensor, cond_a: Tensor,
-                    cond_b: Tensor) -> Tensor:
+                    cond_b: Tensor, statistics: Tensor | None = None) -> Tensor:
         """The FCM's full-resolution gate logits (``[B, 4, H, W]`` for two-scale: base mix, detail gains of A
-        and B, restoration) from the finest features, the time step, (``gate_sources``) the conditions and
-        (``gate_context``) both sources' deepest features."""
+        and B, restoration) from the finest features, the time step, (``gate_sources``) the conditions,
+        (``gate_context``) both sources' deepest features and (``gate_condition``) both sources' degradation
+        statistics (computed here when not given)."""
         sources = (cond_a, cond_b) if self.gate_sources else None
         context = (feats_a[-1], feats_b[-1]) if self.pixel_gate.context is not None else None
-        return self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t), sources, context).float()
+        if self.pixel_gate.condition is not None and statistics is None:
+            statistics = self.gate_statistics(cond_a, cond_b)
+        return self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t), sources, context, statistics).float()
+
+    def gate_statistics(self, cond_a: Tensor, cond_b: Tensor) -> Tensor:
+        """Both conditions' degradation statistics side by side (``[B, 2N]``), for ``gate_condition``."""
+        return torch.cat([degradation_statistics(cond_a), degradation_statistics(cond_b)], dim=1)
 
     def forward(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor | None = None, *, rule: str = "fcm",
                 kappa_a: Tensor | None = None, kappa_b: Tensor | None = None, restore: float | Tensor = 1.0,
@@ -210,9 +219,11 @@ class FusionDiffusionNet(nn.Module):
         if not self.residual_output:
             return out
         out = out * restore
-        gates = self.pixel_gates(feats_a, feats_b, t, cond_a, cond_b) if rule == "fcm" else None
+        fixed = self._bases(cond_a, cond_b) if self.output == "two_scale" or self.pixel_gate.condition else ()
+        statistics = fixed[2] if len(fixed) > 2 else None
+        gates = self.pixel_gates(feats_a, feats_b, t, cond_a, cond_b, statistics) if rule == "fcm" else None
         if self.output == "two_scale":
-            bases = self._bases(cond_a, cond_b)
+            bases = fixed[:2]
             x0 = two_scale_mix(gates, out, cond_a, cond_b, rule, kappa_a, kappa_b, bases)
             if not return_restoration:
                 return x0
@@ -236,9 +247,11 @@ class FusionDiffusionNet(nn.Module):
             self.__dict__["_base_cache"] = (weakref.ref(cond_a), weakref.ref(cond_b), bases)
         return bases
 
-    def compute_bases(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
-        """The conditions' base layers of the two-scale split (never cached)."""
-        return self._base(cond_a), self._base(cond_b)
+    def compute_bases(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, ...]:
+        """The conditions' base layers of the two-scale split and, with ``gate_condition``, their degradation
+        statistics (:meth:`gate_statistics`): what stays fixed over the sampling steps of a fusion (never cached)."""
+        bases = (self._base(cond_a), self._base(cond_b))
+        return bases + (self.gate_statistics(cond_a, cond_b),) if self.pixel_gate.condition is not None else bases
 
     def _base(self, cond: Tensor) -> Tensor:
         if self.base_eps > 0:

@@ -166,7 +166,8 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
         if fidelity:
             out, restoration = out
         x0 = (sampler.predict_x0(out.float(), t_k, x) + 1) / 2
-        loss, parts = fusion_loss(x0, a, b, cfg.grad_weight, cfg.int_weight, cfg.ssim_weight, cfg.structure_on)
+        loss, parts = fusion_loss(x0, a, b, cfg.grad_weight, cfg.int_weight, cfg.ssim_weight, cfg.structure_on,
+                                  cfg.loss_balance)
         if fidelity:
             both_clean = ((cond_a == a * 2 - 1) & (cond_b == b * 2 - 1)).flatten(1).all(1).float()
             per_sample = restoration.float().abs().mean(dim=(1, 2, 3)) / 2  # [-1, 1] -> [0, 1] units

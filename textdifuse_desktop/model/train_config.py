@@ -55,6 +55,7 @@ class TrainConfig:
     clean_fidelity: float = 0.0
     ssim_weight: float = 0.0
     structure_on: str = "image"
+    loss_balance: str = "mean"
     finetune_b: float = 0.0
 
 
@@ -96,6 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--structure-on", choices=("image", "details"), default=d.structure_on,
                         help="stage B: compare gradients and SSIM on whole images (the paper) or on their details "
                              "above an edge-preserving base (no reward for dark rings beside bright objects)")
+    parser.add_argument("--loss-balance", choices=("mean", "log"), default=d.loss_balance,
+                        help="stage B: average the samples' losses (the paper) or their logarithms, so that a clean "
+                             "pair's small loss counts as much as a degraded pair's large one")
     parser.add_argument("--finetune-b", type=float, default=d.finetune_b,
                         help="stage B: also train the encoder and decoder at this multiple of --lr-b (0 = frozen, "
                              "the paper's FCM-only stage)")

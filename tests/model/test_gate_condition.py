@@ -1,0 +1,97 @@
+"""The pixel gate's degradation statistics (``gate_condition``): what they measure, that the gate reads them, and
+that they leave weights trained without them unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from textdifuse_desktop.model.gate_condition import N_STATISTICS, degradation_statistics
+from textdifuse_desktop.model.inference import fuse
+from textdifuse_desktop.model.network import build_model, tiny_config
+from textdifuse_desktop.model.sampler import DDIMSampler
+
+DIAG, VERT, HORIZ, DIAG2, VERT2, HORIZ2, STRIPES, MEAN, SPREAD = range(N_STATISTICS)
+
+
+def _scene(seed: int = 0, shape: tuple[int, int] = (96, 128)) -> np.ndarray:
+    """A finely textured image in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    return np.clip(0.5 + 0.15 * ndimage.gaussian_filter(rng.normal(0, 1, shape), 1) * 4, 0, 1)
+
+
+def _stats(image: np.ndarray) -> np.ndarray:
+    return degradation_statistics(torch.from_numpy(image).float()[None, None] * 2 - 1)[0].numpy()
+
+
+def test_statistics_tell_noise_stripes_blur_and_low_light_from_a_clean_image() -> None:
+    clean = _scene()
+    rng = np.random.default_rng(1)
+    noisy = np.clip(clean + rng.normal(0, 12 / 255, clean.shape), 0, 1)
+    striped = np.clip(clean + rng.normal(0, 12 / 255, clean.shape[1])[None, :], 0, 1)
+    blurred = ndimage.gaussian_filter(clean, 2)
+    dark = clean * 0.25
+    s_clean, s_noisy, s_striped, s_blurred, s_dark = map(_stats, (clean, noisy, striped, blurred, dark))
+    assert s_noisy[DIAG] > s_clean[DIAG] + 0.1  # noise fills the finest diagonal band
+    assert s_striped[STRIPES] > s_clean[STRIPES] + 0.3  # column offsets show in the column means' steps...
+    assert abs(s_striped[DIAG] - s_clean[DIAG]) < 0.05  # ...and cancel in the diagonal band
+    # Blur empties the finest bands more than the next scale's.
+    assert s_blurred[VERT] - s_clean[VERT] < s_blurred[VERT2] - s_clean[VERT2] - 0.05 < -0.2
+    assert s_dark[MEAN] < s_clean[MEAN] / 2 and s_dark[SPREAD] < s_clean[SPREAD] / 2
+
+
+def test_statistics_have_one_row_per_sample_and_do_not_depend_on_the_batch() -> None:
+    a, b = (torch.from_numpy(_scene(s)).float()[None, None] * 2 - 1 for s in (0, 1))
+    both = degradation_statistics(torch.cat([a, b]))
+    assert both.shape == (2, N_STATISTICS) and torch.isfinite(both).all()
+    torch.testing.assert_close(both[1:], degradation_statistics(b))
+
+
+def _conditioned(randomise: bool) -> torch.nn.Module:
+    torch.manual_seed(0)
+    net = build_model({**tiny_config(), "tone_head": 0, "gate_condition": 1}).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            if randomise and p.ndim > 1 and not p.abs().sum():
+                p.normal_(0, 0.3)
+    return net
+
+
+def test_a_fresh_condition_leaves_weights_trained_without_it_unchanged() -> None:
+    conditioned = _conditioned(randomise=False)
+    plain = build_model({**tiny_config(), "tone_head": 0}).eval()
+    result = plain.load_state_dict(conditioned.state_dict(), strict=False)
+    assert result.missing_keys == [] and all(k.startswith("pixel_gate.condition.") for k in result.unexpected_keys)
+    with torch.no_grad():  # give the plain gates something to do, the same in both
+        for p_plain, (name, p_cond) in zip(plain.parameters(), conditioned.named_parameters()):
+            if "condition" not in name and p_plain.ndim > 1 and not p_plain.abs().sum():
+                p_plain.normal_(0, 0.3)
+                p_cond.copy_(p_plain)
+    a, b = (torch.from_numpy(_scene(s)).float()[None, None] for s in (0, 1))
+    torch.testing.assert_close(fuse(conditioned, DDIMSampler(), a, b, steps=2), fuse(plain, DDIMSampler(), a, b, steps=2))
+
+
+def test_the_gate_reads_each_sources_statistics() -> None:
+    net = _conditioned(randomise=True)
+    clean = torch.from_numpy(_scene()).float()[None, None] * 2 - 1
+    x, t = torch.zeros_like(clean), torch.full((1,), 500.0)
+    with torch.no_grad():
+        feats_a, feats_b = net.encode_pair(x, t, clean, clean)
+        stats = net.gate_statistics(clean, clean)
+        noisier = stats.clone()
+        noisier[:, DIAG] += 1.0  # source A said to be noisy, features unchanged
+        same = net.pixel_gates(feats_a, feats_b, t, clean, clean, stats)
+        changed = net.pixel_gates(feats_a, feats_b, t, clean, clean, noisier)
+        computed = net.pixel_gates(feats_a, feats_b, t, clean, clean)
+    torch.testing.assert_close(computed, same)  # computed from the conditions when not given
+    assert float((changed - same).abs().mean()) > 1e-3
+
+
+def test_the_statistics_are_computed_once_per_fusion_with_the_bases() -> None:
+    net = _conditioned(randomise=True)
+    a, b = (torch.from_numpy(_scene(s)).float()[None, None] * 2 - 1 for s in (0, 1))
+    with torch.no_grad():
+        fixed = net.compute_bases(a, b)
+    assert len(fixed) == 3 and fixed[2].shape == (1, 2 * N_STATISTICS)
+    torch.testing.assert_close(fixed[2], net.gate_statistics(a, b))
