@@ -215,3 +215,21 @@ def test_zero_stage_a_iterations_keep_the_initial_denoiser(tmp_path: Path) -> No
     start = load_model(first).net
     for p, q in zip(second.net.denoiser_parameters(), start.denoiser_parameters()):
         torch.testing.assert_close(p, q)
+
+
+def test_condition_only_trains_the_gate_condition_and_nothing_else(tmp_path: Path) -> None:
+    """``--condition-only``: stage B moves only the pixel gate's degradation condition; every other tensor keeps
+    the value it was loaded with.  Without ``gate_condition`` the option is refused."""
+    pack = _synthetic_pack(tmp_path / "pack.npz")
+    base = TrainConfig(out=str(tmp_path / "base"), train_pack=str(pack), tiny=True, iters_a=2, iters_b=2,
+                       iters_t=0, batch_a=2, batch_b=2, crop_a=32, crop_b=32, rollout_steps=(1,), progress=False)
+    first = train(base, "base")
+    cfg = TrainConfig(out=str(tmp_path / "cond"), train_pack=str(pack), tiny=True, iters_a=0, iters_b=3, iters_t=0,
+                      batch_b=2, crop_b=32, rollout_steps=(1,), progress=False, init_from=str(first),
+                      model={"gate_condition": 1}, condition_only=True, lr_b=1e-2, loss_balance="log")
+    trained = load_model(train(cfg, "condition only")).net.state_dict()
+    start = load_model(first).net.state_dict()
+    moved = {k for k, v in trained.items() if k not in start or not torch.equal(v, start[k])}
+    assert moved and all(k.startswith("pixel_gate.condition.") for k in moved)
+    with pytest.raises(ValueError, match="gate_condition"):
+        train(TrainConfig(**{**cfg.__dict__, "out": str(tmp_path / "refused"), "model": {}}), "refused")

@@ -128,7 +128,13 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
     cfg, net = ctx.cfg, ctx.net
     for p in net.parameters():
         p.requires_grad_(False)
-    params = net.fcm_parameters()
+    if cfg.condition_only:
+        if not net.residual_output or net.pixel_gate.condition is None:
+            raise ValueError("--condition-only needs a network with gate_condition (--model-config "
+                             "'{\"gate_condition\": 1}')")
+        params = list(net.pixel_gate.condition.parameters())
+    else:
+        params = net.fcm_parameters()
     slow = net.denoiser_parameters() if cfg.finetune_b > 0 else []
     for p in params + slow:
         p.requires_grad_(True)

@@ -57,6 +57,7 @@ class TrainConfig:
     structure_on: str = "image"
     loss_balance: str = "mean"
     finetune_b: float = 0.0
+    condition_only: bool = False
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +101,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loss-balance", choices=("mean", "log"), default=d.loss_balance,
                         help="stage B: average the samples' losses (the paper) or their logarithms, so that a clean "
                              "pair's small loss counts as much as a degraded pair's large one")
+    parser.add_argument("--condition-only", action="store_true",
+                        help="stage B: train only the pixel gate's degradation condition (gate_condition); the gates "
+                             "themselves stay as loaded, so an input the condition leaves alone fuses as before")
     parser.add_argument("--finetune-b", type=float, default=d.finetune_b,
                         help="stage B: also train the encoder and decoder at this multiple of --lr-b (0 = frozen, "
                              "the paper's FCM-only stage)")
