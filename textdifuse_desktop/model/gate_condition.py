@@ -3,13 +3,14 @@
 Trained on clean and degraded pairs alike, the gate's convolutional features could not tell a clean source from a
 degraded one (docs/results/validation.md, runs 3-9): clean pairs and degraded pairs pulled its detail gains and
 restoration gate in opposite directions, so every restoration gain cost clean texture.  These statistics make the
-difference explicit (image statistics as input features, as the tone head has): per source, the robust spread of the
-finest Haar bands at two scales (noise, blur: a blurred image loses its finest band first), of the column means'
-steps (stripes), and the global mean and spread (low light, contrast).  A small MLP turns both sources' statistics
+difference explicit (image statistics as input features, as the tone head has): per source, the energy of the
+Haar bands at the two finest scales (noise raises them, blur empties the finest first), a robust noise estimate, the
+energy of the column means' steps (stripes), the global mean and spread (low light, contrast) and the share of black
+pixels.  A small MLP turns both sources' statistics
 into a per-channel scale and shift of the gate's first hidden layer (FiLM).  Its last layer starts at zero, so
 weights trained without it behave exactly as before.
 
-The statistics are robust medians and means over the whole input, computed once per fusion with the base layers
+The statistics are means and medians over the whole input, computed once per fusion with the base layers
 (the conditions do not change between sampling steps); a tiled image gets them per tile, and noise, blur and
 stripes are much the same in every tile.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-N_STATISTICS = 9
+N_STATISTICS = 11
 MAX_SAMPLES = 1 << 17  # robust spreads of larger bands come from a fixed strided subsample
 
 
@@ -42,17 +43,22 @@ def _haar(y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 def degradation_statistics(cond: Tensor) -> Tensor:
     """``[B, N_STATISTICS]`` statistics of conditions ``[B, 1, H, W]`` in [-1, 1] (see the module docstring).
 
-    Spreads enter as logarithms, scaled to about [-1, 1]; mean and spread as they are, in [0, 1] units.
+    Band energies are mean absolute values (continuous: on a medical image, mostly black background, and on
+    smooth 8-bit images most Haar coefficients are exactly 0, so medians say nothing), with the median of the
+    diagonal band as the noise estimate that texture does not raise.  All enter as logarithms, scaled to about
+    [-1, 1]; the mean, the spread and the share of black pixels (a medical background) as they are.
     """
     y = (cond.float() + 1) / 2
     low, vert, horiz, diag = _haar(y)
     _, vert2, horiz2, diag2 = _haar(low)
     columns = y.mean(dim=-2)
     steps = columns[..., 1:] - columns[..., :-1]
-    spreads = torch.stack([_mad(b) for b in (diag, vert, horiz, diag2, vert2, horiz2, steps)], dim=1)
+    bands = (diag, vert, horiz, diag2, vert2, horiz2, steps)
+    energies = torch.stack([b.abs().reshape(b.shape[0], -1).mean(1) for b in bands] + [_mad(diag)], dim=1)
     flat = y.reshape(y.shape[0], -1)
-    return torch.cat([(torch.log(spreads + 1e-3) + 4) / 3, flat.mean(1, keepdim=True),
-                      flat.std(1, keepdim=True)], dim=1)
+    black = (flat < 1.5 / 255).float().mean(1, keepdim=True)
+    return torch.cat([(torch.log(energies + 1e-4) + 5) / 4, flat.mean(1, keepdim=True), flat.std(1, keepdim=True),
+                      black], dim=1)
 
 
 class GateCondition(nn.Module):
