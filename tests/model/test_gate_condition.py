@@ -98,3 +98,49 @@ def test_the_statistics_are_computed_once_per_fusion_with_the_bases() -> None:
         fixed = net.compute_bases(a, b)
     assert len(fixed) == 3 and fixed[2].shape == (1, 2 * N_STATISTICS)
     torch.testing.assert_close(fixed[2], net.gate_statistics(a, b))
+
+
+def test_one_images_acquisition_statistics_are_the_networks_own() -> None:
+    """Given explicitly (what the engine does for every tile) or computed by the network from a whole image, the
+    statistics and so the fusion are the same; a volume gets one row for all its slices."""
+    from textdifuse_desktop.model.inference import acquisition_statistics
+
+    net = _conditioned(randomise=True)
+    a, b = (torch.from_numpy(_scene(s)).float()[None, None] for s in (0, 1))
+    statistics = acquisition_statistics(net, a, b)
+    assert statistics.shape == (1, 2 * N_STATISTICS)
+    torch.testing.assert_close(fuse(net, DDIMSampler(), a, b, steps=2, statistics=statistics),
+                               fuse(net, DDIMSampler(), a, b, steps=2))
+    volume_a, volume_b = torch.cat([a, a * 0.2]), torch.cat([b, b])
+    shared = acquisition_statistics(net, volume_a, volume_b)
+    assert shared.shape == (1, 2 * N_STATISTICS)
+    per_slice = fuse(net, DDIMSampler(), volume_a, volume_b, steps=2)
+    as_one = fuse(net, DDIMSampler(), volume_a, volume_b, steps=2, statistics=shared)
+    assert float((as_one - per_slice).abs().max()) > 1e-4  # the slices now read the volume's statistics
+    assert acquisition_statistics(build_model({**tiny_config(), "tone_head": 0}), a, b) is None
+
+
+def test_the_engine_gives_every_tile_the_whole_images_statistics(tmp_path, monkeypatch) -> None:
+    """Through the real engine with a tiled fusion: the statistics are computed once, over the whole image."""
+    from textdifuse_desktop.fusion import FusionParams, FusionRequest
+    from textdifuse_desktop.fusion.engine import fuse as engine_fuse
+    from textdifuse_desktop.imaging.image import Image
+    from textdifuse_desktop.model import inference
+    from textdifuse_desktop.model.weights import save_model
+
+    path = tmp_path / "model.safetensors"
+    save_model(_conditioned(randomise=True), DDIMSampler().config, path)
+    seen, computed = [], []
+    original = inference.acquisition_statistics
+    monkeypatch.setattr(inference, "acquisition_statistics",
+                        lambda net, ya, yb: seen.append(tuple(ya.shape)) or original(net, ya, yb))
+    own = type(_conditioned(randomise=False)).gate_statistics
+    monkeypatch.setattr(type(_conditioned(randomise=False)), "gate_statistics",
+                        lambda self, ca, cb: computed.append(tuple(ca.shape)) or own(self, ca, cb))
+    image_a, image_b = (Image((_scene(s, (96, 160)) * 255).astype(np.float32), modality=m)
+                        for s, m in ((0, "IR"), (1, "VIS")))
+    result = engine_fuse(FusionRequest(image_a, image_b, FusionParams(steps=1, device="cpu", weights=str(path),
+                                                                       tile=64)))
+    assert np.isfinite(result.image.pixels).all()
+    assert seen == [(1, 1, 96, 160)]  # once, over the whole image...
+    assert computed == [(1, 1, 96, 160)]  # ...and never again per tile

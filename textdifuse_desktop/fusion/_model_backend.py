@@ -94,8 +94,9 @@ class ModelBackend:
     """Runs :func:`textdifuse_desktop.model.inference.iter_fuse` on numpy stacks."""
 
     def __init__(self, loaded: Any, device: torch.device, *, steps: int, rule: str, seed: int,
-                 restore: float = 1.0):
+                 restore: float = 1.0, statistics: torch.Tensor | None = None):
         self.loaded = loaded
+        self.statistics = statistics  # the gate's degradation statistics of the whole acquisition (for_sources)
         self.device = device
         self.steps = int(steps)
         self.rule = rule
@@ -136,6 +137,19 @@ class ModelBackend:
                   for side, params in zip("ab", curves)}
         return ta[:, 0].float().cpu().numpy(), tb[:, 0].float().cpu().numpy(), record
 
+    def for_sources(self, ya: np.ndarray, yb: np.ndarray) -> ModelBackend:
+        """This backend for one acquisition: ``(N, H, W)`` stacks in [0, 1] (a 2D pair, a volume, a clip), whose
+        degradation statistics the network's gate then reads for every tile and slice (see
+        :func:`~textdifuse_desktop.model.inference.acquisition_statistics`).  The same backend when the network
+        has no such gate input."""
+        from textdifuse_desktop.model.inference import acquisition_statistics
+
+        statistics = acquisition_statistics(self.loaded.net, self._tensor(ya), self._tensor(yb))
+        if statistics is None:
+            return self
+        return ModelBackend(self.loaded, self.device, steps=self.steps, rule=self.rule, seed=self.seed,
+                            restore=self.restore, statistics=statistics)
+
     def run(
         self,
         ya: np.ndarray,
@@ -167,6 +181,7 @@ class ModelBackend:
                 noise=self._tensor(noise),
                 restore=self.restore,
                 tone=False,  # done once over the whole stack by correct_tones
+                statistics=self.statistics,
             )
             while True:
                 try:
@@ -210,5 +225,6 @@ def cpu_fallback(backend: ModelBackend, weights: str | None) -> ModelBackend:
                           hint="close other programs or fuse a smaller image")
     cpu = torch.device("cpu")
     loaded = get_loaded_model(weights, cpu)
+    statistics = backend.statistics.cpu() if backend.statistics is not None else None
     return ModelBackend(loaded, cpu, steps=backend.steps, rule=backend.rule, seed=backend.seed,
-                        restore=backend.restore)
+                        restore=backend.restore, statistics=statistics)

@@ -132,11 +132,13 @@ def run_fusion(
         key = (_fingerprint(pair.ya), _fingerprint(pair.yb), token, params.cache_key())
         modulate = ka is not None or kb is not None
         cached = _BASE_CACHE.get(key) if modulate else None
-        runner = SliceRunner(backend, params, cancel, passes=1 + int(modulate and cached is None))
         ya, yb = pair.ya, pair.yb
         if params.tone and hasattr(backend, "correct_tones"):
             # The network's global tone correction sees the whole image or volume once, before any tiling.
             ya, yb, tone_curves = backend.correct_tones(ya, yb, one_acquisition=pair.stacked)
+        if hasattr(backend, "for_sources"):
+            backend = backend.for_sources(ya, yb)  # so do the gate's degradation statistics
+        runner = SliceRunner(backend, params, cancel, passes=1 + int(modulate and cached is None))
         if cached is not None:
             _BASE_CACHE.move_to_end(key)
             base = cached

@@ -36,12 +36,12 @@ class GraphedDenoiser:
     """One captured two-source denoiser call for a fixed shape; see the module docstring."""
 
     def __init__(self, net: torch.nn.Module, x: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor,
-                 restore: Tensor):
+                 restore: Tensor, statistics: Tensor | None = None):
         self.net = net
         self.x, self.t = x.clone(), t.clone()
         self.cond = (cond_a.clone(), cond_b.clone())
         self.restore = restore.clone()
-        self.bases = net.compute_bases(*self.cond)
+        self.bases = net.compute_bases(*self.cond, statistics)
         self._pin_base_cache()
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
@@ -61,12 +61,13 @@ class GraphedDenoiser:
         # fixed buffers, which load() refreshes for every fusion.
         self.net.__dict__["_base_cache"] = (weakref.ref(self.cond[0]), weakref.ref(self.cond[1]), self.bases)
 
-    def load(self, cond_a: Tensor, cond_b: Tensor, restore: Tensor) -> None:
-        """Copy one fusion's fixed inputs into the graph's buffers and recompute its base layers there."""
+    def load(self, cond_a: Tensor, cond_b: Tensor, restore: Tensor, statistics: Tensor | None = None) -> None:
+        """Copy one fusion's fixed inputs into the graph's buffers and recompute its base layers (and degradation
+        statistics, unless given) there."""
         for buffer, value in zip(self.cond, (cond_a, cond_b)):
             buffer.copy_(value)
         self.restore.copy_(restore)
-        for buffer, value in zip(self.bases, self.net.compute_bases(*self.cond)):
+        for buffer, value in zip(self.bases, self.net.compute_bases(*self.cond, statistics)):
             buffer.copy_(value)
         self._pin_base_cache()
 
@@ -89,7 +90,8 @@ def _key(x: Tensor, cond_a: Tensor, restore: Tensor) -> tuple:
 
 
 def graphed_denoiser(net: torch.nn.Module, x: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor,
-                     restore: float | Tensor) -> Callable[[Tensor, Tensor], Tensor] | None:
+                     restore: float | Tensor, statistics: Tensor | None = None
+                     ) -> Callable[[Tensor, Tensor], Tensor] | None:
     """A graphed denoiser for this fusion (loaded with its inputs), or None where graphs do not apply or
     capturing failed (the caller then calls the network eagerly)."""
     if not graphs_enabled(x.device) or torch.is_grad_enabled() or not hasattr(net, "compute_bases"):
@@ -104,13 +106,13 @@ def graphed_denoiser(net: torch.nn.Module, x: Tensor, t: Tensor, cond_a: Tensor,
     graph = graphs.get(key)
     try:
         if graph is None:
-            graph = GraphedDenoiser(net, x, t, cond_a, cond_b, restore_t)
+            graph = GraphedDenoiser(net, x, t, cond_a, cond_b, restore_t, statistics)
             graphs[key] = graph
             while len(graphs) > MAX_GRAPHS:
                 graphs.popitem(last=False)
         else:
             graphs.move_to_end(key)
-        graph.load(cond_a, cond_b, restore_t)
+        graph.load(cond_a, cond_b, restore_t, statistics)
     except Exception as error:  # noqa: BLE001 - any capture failure: the eager path still works
         log.warning("CUDA graph capture failed (%s); fusing without graphs", error)
         graphs.pop(key, None)

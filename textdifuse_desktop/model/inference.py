@@ -46,7 +46,7 @@ def _check(y: Tensor, name: str, multiple: int) -> None:
 def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int,
               rule: str = "fcm", kappa_a: Tensor | None = None, kappa_b: Tensor | None = None,
               seed: int = 0, noise: Tensor | None = None, restore: float = 1.0,
-              tone: bool = True) -> Generator[StepInfo, None, Tensor]:
+              tone: bool = True, statistics: Tensor | None = None) -> Generator[StepInfo, None, Tensor]:
     """Fuse two luminance planes with ``steps`` deterministic DDIM steps.
 
     Parameters
@@ -73,6 +73,9 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
     tone:
         Run the network's learned tone correction (:func:`correct_tones`) on the inputs first; False when the
         caller already did so over a whole image or volume (tiles and slices must share one curve).
+    statistics:
+        Both sources' degradation statistics for the gate (``gate_condition``), from
+        :func:`acquisition_statistics` over the whole image or volume; None computes them from these inputs.
 
     Yields
     ------
@@ -107,14 +110,14 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         graphed = None
         if cond_b is not None and rule == "fcm" and kappa_a is None and kappa_b is None:
             t_first = torch.full((y_a.shape[0],), float(sampler.timesteps[0]), device=device)
-            graphed = graphed_denoiser(model, x, t_first, cond_a, cond_b, restore)
+            graphed = graphed_denoiser(model, x, t_first, cond_a, cond_b, restore, statistics)
         for i, t in enumerate(sampler.timesteps):
             t_batch = torch.full((y_a.shape[0],), float(t), device=device)
             if graphed is not None:
                 out = graphed(x, t_batch)
             else:
                 out = model(x, t_batch, cond_a, cond_b, rule=rule, kappa_a=kappa_a, kappa_b=kappa_b,
-                            restore=restore)
+                            restore=restore, statistics=statistics)
             result = sampler.step(out, int(t), x)
             x = result.prev_sample
             yield StepInfo(i + 1, total, ((result.pred_x0 + 1) / 2).clamp(0, 1))
@@ -142,6 +145,17 @@ def correct_tones(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None, re
             params = model.tone_parameters(*sources)
         a, b = (apply_tone(y, p, restore) if y is not None else None for y, p in zip(sources, params))
     return (a, b, params) if return_curves else (a, b)
+
+
+def acquisition_statistics(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor) -> Tensor | None:
+    """Both sources' degradation statistics (``[1, 2N]``) over whole stacks ``[N, 1, H, W]`` in [0, 1] (an image,
+    a volume's slices, a clip's frames: one acquisition each), for :func:`iter_fuse`; None without
+    ``gate_condition``.  Tiles and slices then get the statistics of the whole, as they get one tone curve."""
+    if not model.residual_output or model.pixel_gate.condition is None:
+        return None
+    stacks = [(y.float() * 2 - 1).reshape(1, -1, *y.shape[-2:]) for y in (y_a, y_b)]
+    with torch.no_grad():
+        return model.gate_statistics(*stacks)
 
 
 def fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int = 1,

@@ -201,12 +201,14 @@ class FusionDiffusionNet(nn.Module):
 
     def forward(self, x_t: Tensor, t: Tensor, cond_a: Tensor, cond_b: Tensor | None = None, *, rule: str = "fcm",
                 kappa_a: Tensor | None = None, kappa_b: Tensor | None = None, restore: float | Tensor = 1.0,
-                return_restoration: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+                return_restoration: bool = False, statistics: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
         """One denoiser evaluation; ``cond_b=None`` is single-source restoration (no fusion).
 
         ``restore`` scales the decoded correction of the residual outputs (1 = as trained, 0 = fusion of
         the conditions only); ignored by ``output="direct"``.  ``return_restoration`` (two-scale fusion):
-        also return the gated correction ``r*decoded``.
+        also return the gated correction ``r*decoded``.  ``statistics`` (``gate_condition``): both sources'
+        degradation statistics of the whole image or volume (:meth:`gate_statistics`, one row for every sample);
+        computed from the conditions when None.
         """
         if t.ndim == 0:
             t = t.expand(x_t.shape[0])
@@ -219,7 +221,8 @@ class FusionDiffusionNet(nn.Module):
         if not self.residual_output:
             return out
         out = out * restore
-        fixed = self._bases(cond_a, cond_b) if self.output == "two_scale" or self.pixel_gate.condition else ()
+        conditioned = self.pixel_gate.condition is not None
+        fixed = self._bases(cond_a, cond_b, statistics) if self.output == "two_scale" or conditioned else ()
         statistics = fixed[2] if len(fixed) > 2 else None
         gates = self.pixel_gates(feats_a, feats_b, t, cond_a, cond_b, statistics) if rule == "fcm" else None
         if self.output == "two_scale":
@@ -233,7 +236,7 @@ class FusionDiffusionNet(nn.Module):
         m = modulate_mix(m, resize_kappa(kappa_a, m), resize_kappa(kappa_b, m))
         return m * cond_a + (1 - m) * cond_b + out
 
-    def _bases(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, Tensor]:
+    def _bases(self, cond_a: Tensor, cond_b: Tensor, statistics: Tensor | None = None) -> tuple[Tensor, ...]:
         """Base layers of the conditions, remembered across the sampling steps of one fusion.
 
         The cache holds weak references to the two condition tensors (the sampler passes the same objects
@@ -242,16 +245,21 @@ class FusionDiffusionNet(nn.Module):
         cached = self.__dict__.get("_base_cache")
         if cached is not None and cached[0]() is cond_a and cached[1]() is cond_b:
             return cached[2]
-        bases = self.compute_bases(cond_a, cond_b)
+        bases = self.compute_bases(cond_a, cond_b, statistics)
         if not torch.is_grad_enabled():
             self.__dict__["_base_cache"] = (weakref.ref(cond_a), weakref.ref(cond_b), bases)
         return bases
 
-    def compute_bases(self, cond_a: Tensor, cond_b: Tensor) -> tuple[Tensor, ...]:
-        """The conditions' base layers of the two-scale split and, with ``gate_condition``, their degradation
-        statistics (:meth:`gate_statistics`): what stays fixed over the sampling steps of a fusion (never cached)."""
+    def compute_bases(self, cond_a: Tensor, cond_b: Tensor, statistics: Tensor | None = None) -> tuple[Tensor, ...]:
+        """What stays fixed over the sampling steps of a fusion (never cached): the conditions' base layers of the
+        two-scale split and, with ``gate_condition``, the degradation statistics (``statistics``, expanded to the
+        batch, or those of the conditions themselves)."""
         bases = (self._base(cond_a), self._base(cond_b))
-        return bases + (self.gate_statistics(cond_a, cond_b),) if self.pixel_gate.condition is not None else bases
+        if self.pixel_gate.condition is None:
+            return bases
+        if statistics is None:
+            return bases + (self.gate_statistics(cond_a, cond_b),)
+        return bases + (statistics.to(cond_a.device, torch.float32).expand(cond_a.shape[0], -1).contiguous(),)
 
     def _base(self, cond: Tensor) -> Tensor:
         if self.base_eps > 0:
