@@ -5,7 +5,8 @@
         [--variants NAME=WEIGHTS ...] [--out runs/per_degradation.md]
 
 For the first ``--per-task`` pairs of IR/VIS, MRI-PET and MRI-SPECT, each source in turn gets ONE degradation at
-a fixed mid-range strength (the other source stays clean), and the pair is fused by the shipped model (1 step),
+a fixed mid-range strength (the other source stays clean), and the pair is fused by the shipped model (``--steps``,
+the default sampling steps unless given),
 each ``--variants`` model, the guided filter, and ``restore_then_fuse.py``'s pipeline (bm3d, destriping, tone
 stretch; needs the ``bench`` extra).  VIF / Qabf / SSIM are scored against the CLEAN sources.  Where the
 composite tables of ``sweep_model.py`` say "worse", this says which degradation is the cause.  Use training
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from restore_then_fuse import restore_luma
 from sweep_model import _classical, _model, first_test_pairs
 
+from textdifuse_desktop.config import DEFAULT_STEPS
 from textdifuse_desktop.imaging.degrade import (
     DegradationOp,
     apply_plan,
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pack", required=True)
     parser.add_argument("--per-task", type=int, default=3)
     parser.add_argument("--variants", nargs="*", default=[], metavar="NAME=WEIGHTS")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     models = {"shipped": load_model(None)} | {n: load_model(p) for n, p in (v.split("=", 1) for v in args.variants)}
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                     planes[side] = np.clip(np.round(degraded * 255), 0, 255).astype(np.uint8)
                     case = f"{task} {side}:{key_mod} {op}"
                     for name, loaded in models.items():
-                        fused = _model(loaded, planes["a"], planes["b"], 1, "fcm")
+                        fused = _model(loaded, planes["a"], planes["b"], args.steps, "fcm")
                         scores[(case, name)].append(compute_all(record.a, record.b, fused, METRICS))
                     fused = _classical(planes["a"].astype(np.float32), planes["b"].astype(np.float32), "guided")
                     scores[(case, "guided")].append(compute_all(record.a, record.b, fused, METRICS))
@@ -88,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                     restored[side] = restore_luma(degraded, key_mod)[0] * np.float32(255.0)
                     fused = _classical(restored["a"], restored["b"], "guided")
                     scores[(case, "restore_guided")].append(compute_all(record.a, record.b, fused, METRICS))
-    lines = [f"VIF / Qabf / SSIM against the clean sources, mean of {args.per_task} pairs per task, 1 step.", "",
+    title = f"VIF / Qabf / SSIM against the clean sources, mean of {args.per_task} pairs per task, {args.steps} step(s)."
+    lines = [title, "",
              "| case | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for case in sorted({c for c, _ in scores}):
         cells = [" / ".join(f"{np.mean([s[m] for s in scores[(case, n)]]):.3f}" for m in METRICS) for n in names]
