@@ -233,3 +233,38 @@ def test_condition_only_trains_the_gate_condition_and_nothing_else(tmp_path: Pat
     assert moved and all(k.startswith("pixel_gate.condition.") for k in moved)
     with pytest.raises(ValueError, match="gate_condition"):
         train(TrainConfig(**{**cfg.__dict__, "out": str(tmp_path / "refused"), "model": {}}), "refused")
+
+
+def test_clean_anchor_measures_how_far_clean_pairs_move_from_the_loaded_gates(tmp_path: Path) -> None:
+    """``--clean-anchor``: on pairs whose sources are both clean, the fusion is compared with the same network's
+    fusion without its gate condition.  A fresh condition changes nothing (anchor 0); once it has trained, clean
+    pairs move.  Refused without ``--condition-only``."""
+    from textdifuse_desktop.model.train import _clean_anchor
+
+    torch.manual_seed(0)
+    net = build_model({**tiny_config(), "tone_head": 0, "gate_condition": 1})
+    with torch.no_grad():
+        for name, p in net.named_parameters():  # random gates; the condition stays fresh (no modulation)
+            if p.ndim > 1 and not p.abs().sum() and not name.startswith("pixel_gate.condition."):
+                p.normal_(0, 0.3)
+    a, b = (F.avg_pool2d(torch.rand(2, 1, 32, 32), 3, 1, 1) for _ in range(2))
+    sampler = DDIMSampler()
+    sampler.set_timesteps(1)
+    t_k = int(sampler.timesteps[0])
+    x, t = torch.randn_like(a), torch.full((2,), float(t_k))
+    cond_a, cond_b = a * 2 - 1, b * 2 - 1
+
+    def anchor() -> float:
+        x0 = (sampler.predict_x0(net(x, t, cond_a, cond_b), t_k, x) + 1) / 2
+        return float(_clean_anchor(net, x, t, t_k, sampler, cond_a, cond_b, a, b, x0).detach())
+
+    assert anchor() == pytest.approx(0.0, abs=1e-7)
+    with torch.no_grad():
+        net.pixel_gate.condition.mlp[-1].bias.normal_(0, 1.0)
+    assert anchor() > 1e-4
+    assert net.pixel_gate.condition is not None  # put back after the reference fusion
+    pack = _synthetic_pack(tmp_path / "pack.npz")
+    with pytest.raises(ValueError, match="--condition-only"):
+        train(TrainConfig(out=str(tmp_path / "run"), train_pack=str(pack), tiny=True, iters_a=0, iters_b=1, iters_t=0,
+                          batch_b=2, crop_b=32, rollout_steps=(1,), progress=False, clean_anchor=1.0,
+                          model={"gate_condition": 1}), "refused")

@@ -38,7 +38,7 @@ from textdifuse_desktop.model._trainer import (
 )
 from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
 from textdifuse_desktop.model.inference import correct_tones
-from textdifuse_desktop.model.network import count_parameters
+from textdifuse_desktop.model.network import FusionDiffusionNet, count_parameters
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.train_config import (
     TrainConfig,
@@ -135,6 +135,9 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
         params = list(net.pixel_gate.condition.parameters())
     else:
         params = net.fcm_parameters()
+    if cfg.clean_anchor > 0 and not cfg.condition_only:
+        raise ValueError("--clean-anchor anchors clean pairs to the gates without their condition: use it with "
+                         "--condition-only")
     slow = net.denoiser_parameters() if cfg.finetune_b > 0 else []
     for p in params + slow:
         p.requires_grad_(True)
@@ -172,10 +175,14 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
         if fidelity:
             out, restoration = out
         x0 = (sampler.predict_x0(out.float(), t_k, x) + 1) / 2
+        anchor = _clean_anchor(net, x, tt, t_k, sampler, cond_a, cond_b, a, b, x0) if cfg.clean_anchor > 0 else None
         loss, parts = fusion_loss(x0, a, b, cfg.grad_weight, cfg.int_weight, cfg.ssim_weight, cfg.structure_on,
                                   cfg.loss_balance)
+        if anchor is not None:
+            loss = loss + cfg.clean_anchor * anchor
+            parts["anchor"] = float(anchor.detach())
         if fidelity:
-            both_clean = ((cond_a == a * 2 - 1) & (cond_b == b * 2 - 1)).flatten(1).all(1).float()
+            both_clean = _both_clean(cond_a, cond_b, a, b)
             per_sample = restoration.float().abs().mean(dim=(1, 2, 3)) / 2  # [-1, 1] -> [0, 1] units
             l_fid = (per_sample * both_clean).sum() / both_clean.sum().clamp_min(1)
             loss = loss + cfg.clean_fidelity * l_fid
@@ -186,6 +193,30 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
     stage.apply_ema()
     ctx.checkpoint()
     return stage
+
+
+def _both_clean(cond_a: torch.Tensor, cond_b: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``[B]`` 1.0 where neither source of the pair was degraded (conditions in [-1, 1], sources in [0, 1])."""
+    return ((cond_a == a * 2 - 1) & (cond_b == b * 2 - 1)).flatten(1).all(1).float()
+
+
+def _clean_anchor(net: FusionDiffusionNet, x: torch.Tensor, t: torch.Tensor, t_k: int, sampler: DDIMSampler,
+                  cond_a: torch.Tensor, cond_b: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+                  x0: torch.Tensor) -> torch.Tensor:
+    """Mean ``|x0 - x0 without the gate condition|`` over the batch's pairs whose sources are both clean (0 when
+    there are none): what ``--clean-anchor`` penalises, so that the condition modulates degraded pairs only."""
+    both_clean = _both_clean(cond_a, cond_b, a, b)
+    if not both_clean.any():
+        return x0.sum() * 0
+    condition = net.pixel_gate.condition
+    net.pixel_gate.condition = None  # the gates as loaded, without the modulation
+    try:
+        with torch.no_grad():
+            reference = (sampler.predict_x0(net(x, t, cond_a, cond_b).float(), t_k, x) + 1) / 2
+    finally:
+        net.pixel_gate.condition = condition
+    per_sample = (x0 - reference).abs().mean(dim=(1, 2, 3))
+    return (per_sample * both_clean).sum() / both_clean.sum()
 
 
 def _load_records(cfg: TrainConfig) -> list:  # type: ignore[type-arg]

@@ -58,6 +58,7 @@ class TrainConfig:
     loss_balance: str = "mean"
     finetune_b: float = 0.0
     condition_only: bool = False
+    clean_anchor: float = 0.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,6 +105,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--condition-only", action="store_true",
                         help="stage B: train only the pixel gate's degradation condition (gate_condition); the gates "
                              "themselves stay as loaded, so an input the condition leaves alone fuses as before")
+    parser.add_argument("--clean-anchor", type=float, default=d.clean_anchor,
+                        help="stage B with --condition-only: weight of an L1 penalty, on pairs whose sources are both "
+                             "clean, between the fusion and the fusion without the gate condition (clean pairs should "
+                             "fuse as the loaded gates do)")
     parser.add_argument("--finetune-b", type=float, default=d.finetune_b,
                         help="stage B: also train the encoder and decoder at this multiple of --lr-b (0 = frozen, "
                              "the paper's FCM-only stage)")
