@@ -237,7 +237,8 @@ class FusionDiffusionNet(nn.Module):
         return m * cond_a + (1 - m) * cond_b + out
 
     def _bases(self, cond_a: Tensor, cond_b: Tensor, statistics: Tensor | None = None) -> tuple[Tensor, ...]:
-        """Base layers of the conditions, remembered across the sampling steps of one fusion.
+        """:meth:`compute_bases` (base layers, and the gate's degradation statistics), remembered across the
+        sampling steps of one fusion.
 
         The cache holds weak references to the two condition tensors (the sampler passes the same objects
         at every step and never modifies them), so a new fusion can never hit stale results.  Inference only.
