@@ -144,9 +144,9 @@ class ModelBackend:
         has no such gate input."""
         from textdifuse_desktop.model.inference import acquisition_statistics
 
+        if not self.loaded.net.gate_conditioned:
+            return self  # no copy of the whole stacks to the device for nothing
         statistics = acquisition_statistics(self.loaded.net, self._tensor(ya), self._tensor(yb))
-        if statistics is None:
-            return self
         return ModelBackend(self.loaded, self.device, steps=self.steps, rule=self.rule, seed=self.seed,
                             restore=self.restore, statistics=statistics)
 

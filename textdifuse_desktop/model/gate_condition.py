@@ -24,15 +24,19 @@ N_STATISTICS = 11
 MAX_SAMPLES = 1 << 17  # robust spreads of larger bands come from a fixed strided subsample
 
 
+def strided_subsample(x: Tensor, limit: int) -> Tensor:
+    """``[B, ...]`` flattened per sample to ``[B, n]``, keeping every k-th value so that ``n <= limit`` (a fixed
+    subsample: robust statistics of large images at a bounded cost)."""
+    flat = x.reshape(x.shape[0], -1)
+    return flat[:, :: -(-flat.shape[1] // limit)] if flat.shape[1] > limit else flat
+
+
 def _mad(x: Tensor) -> Tensor:
     """Median absolute value per sample (``[B, ...]`` -> ``[B]``)."""
-    flat = x.reshape(x.shape[0], -1)
-    if flat.shape[1] > MAX_SAMPLES:
-        flat = flat[:, :: -(-flat.shape[1] // MAX_SAMPLES)]
-    return flat.abs().median(dim=1).values
+    return strided_subsample(x, MAX_SAMPLES).abs().median(dim=1).values
 
 
-def _haar(y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def haar_level(y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """One level of the Haar transform: ``(low, vertical, horizontal, diagonal)`` bands of ``[B, C, H, W]``."""
     h, w = y.shape[-2] // 2 * 2, y.shape[-1] // 2 * 2
     c = y[..., :h, :w]
@@ -49,8 +53,8 @@ def degradation_statistics(cond: Tensor) -> Tensor:
     [-1, 1]; the mean, the spread and the share of black pixels (a medical background) as they are.
     """
     y = (cond.float() + 1) / 2
-    low, vert, horiz, diag = _haar(y)
-    _, vert2, horiz2, diag2 = _haar(low)
+    low, vert, horiz, diag = haar_level(y)
+    _, vert2, horiz2, diag2 = haar_level(low)
     columns = y.mean(dim=-2)
     steps = columns[..., 1:] - columns[..., :-1]
     bands = (diag, vert, horiz, diag2, vert2, horiz2, steps)

@@ -151,7 +151,7 @@ def acquisition_statistics(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor) 
     """Both sources' degradation statistics (``[1, 2N]``) over whole stacks ``[N, 1, H, W]`` in [0, 1] (an image,
     a volume's slices, a clip's frames: one acquisition each), for :func:`iter_fuse`; None without
     ``gate_condition``.  Tiles and slices then get the statistics of the whole, as they get one tone curve."""
-    if not model.residual_output or model.pixel_gate.condition is None:
+    if not model.gate_conditioned:
         return None
     stacks = [(y.float() * 2 - 1).reshape(1, -1, *y.shape[-2:]) for y in (y_a, y_b)]
     with torch.no_grad():

@@ -191,9 +191,14 @@ class FusionDiffusionNet(nn.Module):
         statistics (computed here when not given)."""
         sources = (cond_a, cond_b) if self.gate_sources else None
         context = (feats_a[-1], feats_b[-1]) if self.pixel_gate.context is not None else None
-        if self.pixel_gate.condition is not None and statistics is None:
+        if self.gate_conditioned and statistics is None:
             statistics = self.gate_statistics(cond_a, cond_b)
         return self.pixel_gate(feats_a[0], feats_b[0], self.fcm_time(t), sources, context, statistics).float()
+
+    @property
+    def gate_conditioned(self) -> bool:
+        """Whether the pixel gate reads the sources' degradation statistics (``gate_condition``)."""
+        return self.residual_output and self.pixel_gate.condition is not None
 
     def gate_statistics(self, cond_a: Tensor, cond_b: Tensor) -> Tensor:
         """Both conditions' degradation statistics side by side (``[B, 2N]``), for ``gate_condition``."""
@@ -221,8 +226,7 @@ class FusionDiffusionNet(nn.Module):
         if not self.residual_output:
             return out
         out = out * restore
-        conditioned = self.pixel_gate.condition is not None
-        fixed = self._bases(cond_a, cond_b, statistics) if self.output == "two_scale" or conditioned else ()
+        fixed = self._bases(cond_a, cond_b, statistics) if self.output == "two_scale" or self.gate_conditioned else ()
         statistics = fixed[2] if len(fixed) > 2 else None
         gates = self.pixel_gates(feats_a, feats_b, t, cond_a, cond_b, statistics) if rule == "fcm" else None
         if self.output == "two_scale":
@@ -256,7 +260,7 @@ class FusionDiffusionNet(nn.Module):
         two-scale split and, with ``gate_condition``, the degradation statistics (``statistics``, expanded to the
         batch, or those of the conditions themselves)."""
         bases = (self._base(cond_a), self._base(cond_b))
-        if self.pixel_gate.condition is None:
+        if not self.gate_conditioned:
             return bases
         if statistics is None:
             return bases + (self.gate_statistics(cond_a, cond_b),)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from textdifuse_desktop.model.gate_condition import haar_level, strided_subsample
+
 QUANTILES = (0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.995)
 N_FEATURES = len(QUANTILES) + 5
 #: Ranges of the predicted curve: offset in (-1, 1), log gain in (-2.5, 2.5), log power in (-1.5, 1.5); the
@@ -35,17 +37,10 @@ def image_statistics(y: Tensor) -> Tensor:
     absolute value of the finest diagonal Haar band / 0.6745, which smooth content and column stripes cancel).
     """
     y = y.float().clamp(0, 1)
-    flat = y.reshape(y.shape[0], -1)
-    if flat.shape[1] > MAX_SAMPLES:
-        flat = flat[:, :: -(-flat.shape[1] // MAX_SAMPLES)]
+    flat = strided_subsample(y, MAX_SAMPLES)
     q = torch.quantile(flat, torch.tensor(QUANTILES, device=y.device), dim=1).T
-    h, w = y.shape[-2] // 2 * 2, y.shape[-1] // 2 * 2
-    cells = y[..., :h, :w]
-    hh = (cells[..., 0::2, 0::2] - cells[..., 0::2, 1::2] - cells[..., 1::2, 0::2] + cells[..., 1::2, 1::2]) / 2
-    hh = hh.reshape(y.shape[0], -1)
-    if hh.shape[1] > MAX_SAMPLES:
-        hh = hh[:, :: -(-hh.shape[1] // MAX_SAMPLES)]
-    sigma = hh.abs().median(dim=1).values / 0.6745
+    diagonal = haar_level(y)[3]
+    sigma = strided_subsample(diagonal, MAX_SAMPLES).abs().median(dim=1).values / 0.6745
     extra = torch.stack([flat.mean(1), flat.std(1), (flat <= 0).float().mean(1), (flat >= 1).float().mean(1),
                          sigma * 10], dim=1)
     return torch.cat([q, extra], dim=1)

@@ -128,16 +128,7 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
     cfg, net = ctx.cfg, ctx.net
     for p in net.parameters():
         p.requires_grad_(False)
-    if cfg.condition_only:
-        if not net.residual_output or net.pixel_gate.condition is None:
-            raise ValueError("--condition-only needs a network with gate_condition (--model-config "
-                             "'{\"gate_condition\": 1}')")
-        params = list(net.pixel_gate.condition.parameters())
-    else:
-        params = net.fcm_parameters()
-    if cfg.clean_anchor > 0 and not cfg.condition_only:
-        raise ValueError("--clean-anchor anchors clean pairs to the gates without their condition: use it with "
-                         "--condition-only")
+    params = list(net.pixel_gate.condition.parameters()) if cfg.condition_only else net.fcm_parameters()
     slow = net.denoiser_parameters() if cfg.finetune_b > 0 else []
     for p in params + slow:
         p.requires_grad_(True)
@@ -227,12 +218,23 @@ def _load_records(cfg: TrainConfig) -> list:  # type: ignore[type-arg]
     raise ValueError("give --train-pack or --data-root")
 
 
+def _check_stage_b_options(cfg: TrainConfig, net: FusionDiffusionNet) -> None:
+    """Refuse stage-B options the network cannot take, before any stage runs."""
+    if cfg.condition_only and not net.gate_conditioned:
+        raise ValueError("--condition-only needs a network with gate_condition (--model-config "
+                         "'{\"gate_condition\": 1}')")
+    if cfg.clean_anchor > 0 and not cfg.condition_only:
+        raise ValueError("--clean-anchor anchors clean pairs to the gates without their condition: use it with "
+                         "--condition-only")
+
+
 def train(cfg: TrainConfig, command: str = "") -> Path | None:
     """Run stage A then stage B; rank 0 writes ``<out>/model.safetensors`` + ``model_card.json``.
 
     Returns the weights path (None on ranks other than 0).
     """
     ctx = Context(cfg)
+    _check_stage_b_options(cfg, ctx.net)
     records = _load_records(cfg)
     t0 = time.perf_counter()
     stage_t = None
