@@ -268,3 +268,24 @@ def test_clean_anchor_measures_how_far_clean_pairs_move_from_the_loaded_gates(tm
         train(TrainConfig(out=str(tmp_path / "run"), train_pack=str(pack), tiny=True, iters_a=0, iters_b=1, iters_t=0,
                           batch_b=2, crop_b=32, rollout_steps=(1,), progress=False, clean_anchor=1.0,
                           model={"gate_condition": 1}), "refused")
+
+
+def test_stage_a_grid_options_choose_the_timesteps_it_trains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--grid-share-a 1 --grid-steps-a 2``: stage A trains only at the 2-step sampler's timesteps (the
+    default sampler's); out-of-range values are refused before any stage runs."""
+    seen: list[int] = []
+    original = DDIMSampler.q_sample
+
+    def recording(self: DDIMSampler, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        seen.extend(int(v) for v in t)
+        return original(self, x0, t, noise)
+
+    monkeypatch.setattr(DDIMSampler, "q_sample", recording)
+    pack = _synthetic_pack(tmp_path / "pack.npz")
+    cfg = TrainConfig(out=str(tmp_path / "grid"), train_pack=str(pack), tiny=True, iters_a=4, iters_b=0, iters_t=0,
+                      batch_a=4, crop_a=32, progress=False, grid_share_a=1.0, grid_steps_a=(2,))
+    train(cfg, "grid")
+    assert len(seen) == 16 and set(seen) <= {999, 499} and len(set(seen)) == 2
+    for bad in ({"grid_share_a": 1.5}, {"grid_steps_a": (0,)}):
+        with pytest.raises(ValueError, match="grid"):
+            train(TrainConfig(**{**cfg.__dict__, "out": str(tmp_path / "bad"), **bad}), "bad")

@@ -52,10 +52,11 @@ log = logging.getLogger(__name__)
 __all__ = ["TrainConfig", "add_arguments", "config_from_args", "main", "train"]
 
 
-def _grid_timesteps() -> torch.Tensor:
+def _grid_timesteps(step_counts: Sequence[int] = (1, 2, 4, 8)) -> torch.Tensor:
+    """Every timestep a DDIM sampler visits with any of ``step_counts`` steps."""
     sampler = DDIMSampler()
     grid = set()
-    for n in (1, 2, 4, 8):
+    for n in step_counts:
         sampler.set_timesteps(n)
         grid |= {int(t) for t in sampler.timesteps}
     return torch.tensor(sorted(grid))
@@ -97,7 +98,7 @@ def _stage_a(ctx: Context, data: CropSampler) -> Stage:
     ctx.stages["A"] = stage
     ctx.restore(stage)
     model = ctx.wrap(net)
-    grid = _grid_timesteps().to(ctx.device)
+    grid = _grid_timesteps(cfg.grid_steps_a).to(ctx.device)
     fmt = torch.channels_last if ctx.device.type == "cuda" else torch.contiguous_format
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
@@ -107,7 +108,7 @@ def _stage_a(ctx: Context, data: CropSampler) -> Stage:
         x0 = clean * 2 - 1
         n = x0.shape[0]
         t = torch.randint(0, sampler.num_train_timesteps, (n,), device=ctx.device, generator=ctx.generator)
-        on_grid = torch.rand(n, device=ctx.device, generator=ctx.generator) < 0.5
+        on_grid = torch.rand(n, device=ctx.device, generator=ctx.generator) < cfg.grid_share_a
         t = torch.where(on_grid, grid[torch.randint(0, len(grid), (n,), device=ctx.device,
                                                      generator=ctx.generator)], t)
         noise = torch.randn(x0.shape, device=ctx.device, generator=ctx.generator)
@@ -218,8 +219,12 @@ def _load_records(cfg: TrainConfig) -> list:  # type: ignore[type-arg]
     raise ValueError("give --train-pack or --data-root")
 
 
-def _check_stage_b_options(cfg: TrainConfig, net: FusionDiffusionNet) -> None:
-    """Refuse stage-B options the network cannot take, before any stage runs."""
+def _check_stage_options(cfg: TrainConfig, net: FusionDiffusionNet) -> None:
+    """Refuse stage options out of range or that the network cannot take, before any stage runs."""
+    if not 0.0 <= cfg.grid_share_a <= 1.0:
+        raise ValueError(f"--grid-share-a must lie in [0, 1], got {cfg.grid_share_a}")
+    if not cfg.grid_steps_a or min(cfg.grid_steps_a) < 1:
+        raise ValueError(f"--grid-steps-a needs step counts of at least 1, got {cfg.grid_steps_a}")
     if cfg.condition_only and not net.gate_conditioned:
         raise ValueError("--condition-only needs a network with gate_condition (--model-config "
                          "'{\"gate_condition\": 1}')")
@@ -234,7 +239,7 @@ def train(cfg: TrainConfig, command: str = "") -> Path | None:
     Returns the weights path (None on ranks other than 0).
     """
     ctx = Context(cfg)
-    _check_stage_b_options(cfg, ctx.net)
+    _check_stage_options(cfg, ctx.net)
     records = _load_records(cfg)
     t0 = time.perf_counter()
     stage_t = None

@@ -34,6 +34,8 @@ class TrainConfig:
     time_budget_a: float | None = None
     l1_weight: float = 0.1
     clean_share_a: float = 0.1
+    grid_share_a: float = 0.5
+    grid_steps_a: tuple[int, ...] = (1, 2, 4, 8)
     batch_b: int = 16
     crop_b: int = 128
     lr_b: float = 5e-4
@@ -89,6 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clean-share-a", type=float, default=d.clean_share_a,
                         help="stage A: probability that a crop is left clean (teaches the restorer to pass "
                              "clean detail through)")
+    parser.add_argument("--grid-share-a", type=float, default=d.grid_share_a,
+                        help="stage A: share of samples drawn at the sampler's timesteps (--grid-steps-a) rather "
+                             "than uniformly; the rest are uniform")
+    parser.add_argument("--grid-steps-a", type=lambda s: tuple(int(v) for v in s.split(",")),
+                        default=d.grid_steps_a, help="stage A: comma-separated step counts whose timesteps make "
+                                                     "the grid (e.g. 1,2 for the default 2-step sampler)")
     parser.add_argument("--clean-share-b", type=float, default=d.clean_share_b,
                         help="stage B: probability that a source is left clean (each source independently)")
     parser.add_argument("--clean-fidelity", type=float, default=d.clean_fidelity,
