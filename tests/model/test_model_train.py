@@ -289,3 +289,16 @@ def test_stage_a_grid_options_choose_the_timesteps_it_trains(tmp_path: Path, mon
     for bad in ({"grid_share_a": 1.5}, {"grid_steps_a": (0,)}):
         with pytest.raises(ValueError, match="grid"):
             train(TrainConfig(**{**cfg.__dict__, "out": str(tmp_path / "bad"), **bad}), "bad")
+
+
+def test_stage_a_ssim_term_is_part_of_the_logged_loss(tmp_path: Path) -> None:
+    """``--ssim-weight-a``: stage A's loss is MSE + l1_weight * L1 + w * (1 - SSIM), each logged."""
+    pack = _synthetic_pack(tmp_path / "pack.npz")
+    cfg = TrainConfig(out=str(tmp_path / "ssim"), train_pack=str(pack), tiny=True, iters_a=3, iters_b=0, iters_t=0,
+                      batch_a=2, crop_a=32, progress=False, log_every=1, ssim_weight_a=2.0, l1_weight=0.5)
+    train(cfg, "ssim")
+    rows = [json.loads(line) for line in (tmp_path / "ssim" / "losses.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["stage"] == "A"]
+    assert rows and all(0 < r["1-ssim"] <= 2 for r in rows)
+    for r in rows:
+        assert r["loss"] == pytest.approx(r["mse"] + 0.5 * r["l1"] + 2.0 * r["1-ssim"], rel=1e-5)

@@ -34,6 +34,7 @@ from textdifuse_desktop.model._trainer import (
     Stage,
     _degrade,
     fusion_loss,
+    ssim_map,
     tone_loss,
 )
 from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
@@ -116,8 +117,14 @@ def _stage_a(ctx: Context, data: CropSampler) -> Stage:
         with ctx.autocast():
             out = model(x_t.contiguous(memory_format=fmt), t.float(), cond.contiguous(memory_format=fmt)).float()
         mse = ((out - sampler.training_target(x0, t, noise)) ** 2).mean()
-        l1 = (sampler.predict_x0(out, t, x_t) - x0).abs().mean()
-        return mse + cfg.l1_weight * l1, {"mse": float(mse.detach()), "l1": float(l1.detach())}
+        x0_hat = sampler.predict_x0(out, t, x_t)
+        l1 = (x0_hat - x0).abs().mean()
+        loss, record = mse + cfg.l1_weight * l1, {"mse": float(mse.detach()), "l1": float(l1.detach())}
+        if cfg.ssim_weight_a > 0:
+            dissimilarity = 1 - ssim_map(((x0_hat + 1) / 2).clamp(0, 1), clean).mean()
+            loss = loss + cfg.ssim_weight_a * dissimilarity
+            record["1-ssim"] = float(dissimilarity.detach())
+        return loss, record
 
     stage.run(loss_fn)
     stage.apply_ema()

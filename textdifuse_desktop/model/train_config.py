@@ -33,6 +33,7 @@ class TrainConfig:
     iters_a: int | None = None
     time_budget_a: float | None = None
     l1_weight: float = 0.1
+    ssim_weight_a: float = 0.0
     clean_share_a: float = 0.1
     grid_share_a: float = 0.5
     grid_steps_a: tuple[int, ...] = (1, 2, 4, 8)
@@ -91,6 +92,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clean-share-a", type=float, default=d.clean_share_a,
                         help="stage A: probability that a crop is left clean (teaches the restorer to pass "
                              "clean detail through)")
+    parser.add_argument("--ssim-weight-a", type=float, default=d.ssim_weight_a,
+                        help="stage A: weight of (1 - SSIM) between the x0 estimate and the clean crop; the MSE is "
+                             "dominated by tone errors, while SSIM weighs the noise left in dark, flat regions as the "
+                             "fusion metrics do")
     parser.add_argument("--grid-share-a", type=float, default=d.grid_share_a,
                         help="stage A: share of samples drawn at the sampler's timesteps (--grid-steps-a) rather "
                              "than uniformly; the rest are uniform")
