@@ -7,8 +7,9 @@
 #   with  python -m textdifuse_desktop.model.pack_data --out .gpu_data/train_pack.npz).
 # Usage:  OUT=/some/dir benchmarks/gpu_fusion_train.sh [--tiny]
 # Env:    BUDGET_A BUDGET_B (seconds), BATCH_A BATCH_B CROP_A CROP_B, INIT (stage-A start weights, "" = fresh),
-#         A_ARGS (more stage-A options, ',' for spaces), VARIANTS ("name:arg,arg ..." with ',' for spaces: stage B
-#         from the new stage A), EARLY_VARIANTS (the same form: stage B from INIT, started beside stage A and given
+#         A_ARGS (more stage-A options, ',' for spaces, e.g. --grid-share-a,0.8,--ssim-weight-a,1),
+#         GRID_STEPS_A (stage A's --grid-steps-a, default 1,2,4,8),
+#         VARIANTS ("name:arg,arg ..." with ',' for spaces: stage B from the new stage A), EARLY_VARIANTS (the same form: stage B from INIT, started beside stage A and given
 #         both budgets, e.g. to tell what the longer stage A brings), DEVICE, PYTHON, SPEED_VARIANT,
 #         ITERS_T (stage-T iterations of the tone head, for a model with one: add --model-config,'{"tone_head":1}'
 #         to A_ARGS; default 0 with INIT, whose head is kept, and 3000 without)
@@ -25,6 +26,7 @@ BUDGET_A=${BUDGET_A:-150}; BUDGET_B=${BUDGET_B:-240}
 BATCH_A=${BATCH_A:-64}; BATCH_B=${BATCH_B:-32}; CROP_A=${CROP_A:-128}; CROP_B=${CROP_B:-128}
 DEVICE=${DEVICE:-auto}
 A_ARGS=${A_ARGS-}
+GRID_STEPS_A=${GRID_STEPS_A:-1,2,4,8}
 VARIANTS=${VARIANTS-"fcm:--finetune-b,0 ft:--finetune-b,0.2 ftssim:--finetune-b,0.2,--ssim-weight,0.5 ftg2:--finetune-b,0.2,--grad-weight,2"}
 EARLY_VARIANTS=${EARLY_VARIANTS-}
 SPEED_VARIANT=${SPEED_VARIANT:-ft}
@@ -61,7 +63,8 @@ for spec in $EARLY_VARIANTS; do
 done
 # shellcheck disable=SC2086
 $PYTHON -m textdifuse_desktop.model.train "${common[@]}" --out "$OUT/stage_a" "${INIT_ARGS[@]}" \
-  --time-budget-a "$BUDGET_A" --iters-b 0 --batch-a "$BATCH_A" --crop-a "$CROP_A" --lr-a 3e-4 ${A_ARGS//,/ } \
+  --time-budget-a "$BUDGET_A" --iters-b 0 --batch-a "$BATCH_A" --crop-a "$CROP_A" --lr-a 3e-4 \
+  --grid-steps-a "$GRID_STEPS_A" ${A_ARGS//,/ } \
   > "$OUT/stage_a.log" 2>&1 || { tail -n 30 "$OUT/stage_a.log" | tee -a "$OUT/summary.txt"; exit 1; }
 cp "$OUT/stage_a.log" "$OUT/stage_a/train.log"
 for spec in $VARIANTS; do

@@ -35,7 +35,7 @@ from textdifuse_desktop.model.inference import fuse, pad_to_multiple
 from textdifuse_desktop.model.weights import load_model
 
 
-def network_restore(loaded, degraded: np.ndarray, steps: int) -> np.ndarray:  # noqa: ANN001 - LoadedModel
+def network_restore(loaded, degraded: np.ndarray, steps: int) -> np.ndarray:
     """The network's single-source restoration of ``degraded`` ([0, 1] float), in [0, 1]."""
     y, (h, w) = pad_to_multiple(torch.from_numpy(degraded).float()[None, None], loaded.net.multiple)
     with torch.no_grad():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from textdifuse_desktop.model._trainer import fusion_loss
 from textdifuse_desktop.model.inference import fuse
+from textdifuse_desktop.model.losses import fusion_loss
 from textdifuse_desktop.model.network import (
     OUTPUTS,
     RULES,

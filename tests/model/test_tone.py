@@ -8,8 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from textdifuse_desktop.model import tone as tone_module
-from textdifuse_desktop.model._trainer import tone_loss
 from textdifuse_desktop.model.inference import correct_tones, fuse
+from textdifuse_desktop.model.losses import tone_loss
 from textdifuse_desktop.model.network import build_model, tiny_config
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.tone import (

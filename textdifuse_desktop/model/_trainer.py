@@ -13,100 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from textdifuse_desktop.model.degrade_torch import degrade_batch
 from textdifuse_desktop.model.network import (
     FusionDiffusionNet,
     build_model,
-    default_config,
-    edge_preserving_base,
     tiny_config,
 )
 from textdifuse_desktop.model.sampler import DDIMSampler
-from textdifuse_desktop.model.tone import ToneHead, apply_tone, tone_parameters
 from textdifuse_desktop.model.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
 
-
-
-def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
-    """``sqrt(gx^2 + gy^2 + 1e-8)`` with 3x3 Sobel kernels and zero padding, for ``[B,1,H,W]``."""
-    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=x.device, dtype=x.dtype)
-    k = torch.stack([kx, kx.t()])[:, None]
-    g = F.conv2d(x, k, padding=1)
-    return torch.sqrt(g[:, :1] ** 2 + g[:, 1:] ** 2 + 1e-8)
-
-
-def ssim_map(x: torch.Tensor, y: torch.Tensor, radius: int = 5) -> torch.Tensor:
-    """Local SSIM of ``[0, 1]`` tensors over (2r+1)^2 box windows (the metric's constants for 8-bit data)."""
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    size = 2 * radius + 1
-
-    def mean(v: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(F.pad(v, (radius,) * 4, mode="reflect"), size, stride=1)
-
-    mx, my = mean(x), mean(y)
-    vx, vy, cxy = mean(x * x) - mx * mx, mean(y * y) - my * my, mean(x * y) - mx * my
-    return ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-
-
-#: Edge-preserving split of the structure terms (``structure="details"``): the shipped network's base, its eps
-#: (a variance in [-1, 1] units) converted to the loss's [0, 1] units.
-STRUCTURE_RADIUS = default_config()["base_radius"]
-STRUCTURE_EPS = default_config()["base_eps"] / 4
-
-
-def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0,
-                int_weight: float = 1.0, ssim_weight: float = 0.0, structure: str = "image",
-                balance: str = "mean") -> tuple[torch.Tensor, dict[str, float]]:
-    """The paper's fusion loss on ``[0, 1]`` tensors: ``|x0 - max(a, b)|`` + ``grad_weight`` x
-    ``|S(x0) - max(S(a), S(b))|`` (Sobel magnitude), plus ``ssim_weight`` x ``1 - (SSIM(x0, a) + SSIM(x0, b)) / 2``;
-    returns the loss and its parts.
-
-    ``structure="details"``: the gradient and SSIM terms compare the images' details (each image minus its
-    edge-preserving base) instead of the images.  On whole images they reward a dark ring beside a bright object
-    whenever the intensity target there is brighter than the source with the stronger edge (a hot figure over a
-    lit visible background): the ring makes the fused edge as strong as that source's.  On details, steps are left
-    to the intensity term and texture is still rewarded at the stronger source's strength.
-
-    ``balance="log"``: the batch's loss is the mean of each sample's log loss, so that every sample counts by its
-    *relative* change.  A degraded pair's loss is two to four times a clean pair's, so with the plain mean the
-    degraded samples' gradients dominate, and the gates learnt what restores at the cost of what keeps clean
-    texture (docs/results/validation.md, runs 3-14).
-    """
-    if balance not in ("mean", "log"):
-        raise ValueError(f"balance must be 'mean' or 'log', got {balance!r}")
-    per_pixel = (1, 2, 3)
-    l_int = (x0 - torch.maximum(a, b)).abs().mean(per_pixel)
-    if structure == "details":
-        x0, a, b = (v - edge_preserving_base(v, STRUCTURE_RADIUS, STRUCTURE_EPS) for v in (x0, a, b))
-    elif structure != "image":
-        raise ValueError(f"structure must be 'image' or 'details', got {structure!r}")
-    grad_target = torch.maximum(sobel_magnitude(a), sobel_magnitude(b))
-    l_grad = (sobel_magnitude(x0) - grad_target).abs().mean(per_pixel)
-    loss = int_weight * l_int + grad_weight * l_grad
-    parts = {"int": float(l_int.detach().mean()), "grad": float(l_grad.detach().mean())}
-    if ssim_weight > 0:
-        l_ssim = 1 - 0.5 * (ssim_map(x0, a).mean(per_pixel) + ssim_map(x0, b).mean(per_pixel))
-        loss = loss + ssim_weight * l_ssim
-        parts["ssim"] = float(l_ssim.detach().mean())
-    return (loss.clamp_min(1e-6).log().mean() if balance == "log" else loss.mean()), parts
-
-
-def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor],
-              clean: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """Stage T: the corrected degraded pair against the clean one (``[B, 1, H, W]`` in [0, 1]), L1 + (1 - SSIM)
-    on 4x4 means.  The curve is a low-frequency property, and averaging keeps the noise it cannot remove out of
-    the loss; SSIM weighs dark regions as the metrics do (an offset of a few grey levels, invisible to the L1,
-    erases a faint background)."""
-    total = torch.zeros((), device=degraded[0].device)
-    for d, params, c in zip(degraded, tone_parameters(head, *degraded), clean):
-        corrected, target = F.avg_pool2d(apply_tone(d, params), 4), F.avg_pool2d(c, 4)
-        total = total + (corrected - target).abs().mean() + (1 - ssim_map(corrected, target, radius=2).mean())
-    return total / 2
 
 
 def _degrade(x: torch.Tensor, mods: list[str], generator: torch.Generator, p_clean: float = 0.1) -> torch.Tensor:

@@ -29,16 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textdifuse_desktop.model._trainer import (
-    Context,
-    Stage,
-    _degrade,
-    fusion_loss,
-    ssim_map,
-    tone_loss,
-)
+from textdifuse_desktop.model._trainer import Context, Stage, _degrade
 from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
 from textdifuse_desktop.model.inference import correct_tones
+from textdifuse_desktop.model.losses import fusion_loss, restoration_loss, tone_loss
 from textdifuse_desktop.model.network import FusionDiffusionNet, count_parameters
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.train_config import (
@@ -116,15 +110,8 @@ def _stage_a(ctx: Context, data: CropSampler) -> Stage:
         x_t = sampler.q_sample(x0, t, noise)
         with ctx.autocast():
             out = model(x_t.contiguous(memory_format=fmt), t.float(), cond.contiguous(memory_format=fmt)).float()
-        mse = ((out - sampler.training_target(x0, t, noise)) ** 2).mean()
-        x0_hat = sampler.predict_x0(out, t, x_t)
-        l1 = (x0_hat - x0).abs().mean()
-        loss, record = mse + cfg.l1_weight * l1, {"mse": float(mse.detach()), "l1": float(l1.detach())}
-        if cfg.ssim_weight_a > 0:
-            dissimilarity = 1 - ssim_map(((x0_hat + 1) / 2).clamp(0, 1), clean).mean()
-            loss = loss + cfg.ssim_weight_a * dissimilarity
-            record["1-ssim"] = float(dissimilarity.detach())
-        return loss, record
+        return restoration_loss(out, sampler.training_target(x0, t, noise), sampler.predict_x0(out, t, x_t), x0,
+                                l1_weight=cfg.l1_weight, ssim_weight=cfg.ssim_weight_a, balance=cfg.loss_balance_a)
 
     stage.run(loss_fn)
     stage.apply_ema()
