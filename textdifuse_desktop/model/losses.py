@@ -8,16 +8,6 @@ import torch.nn.functional as F
 from textdifuse_desktop.model.network import default_config, edge_preserving_base
 from textdifuse_desktop.model.tone import ToneHead, apply_tone, tone_parameters
 
-BALANCES = ("mean", "log")
-
-
-def balance_batch(per_sample: torch.Tensor, balance: str) -> torch.Tensor:
-    """The batch loss from per-sample losses: their mean, or (``"log"``) the mean of their logarithms, so that every
-    sample counts by its *relative* change (its gradient is divided by its own loss)."""
-    if balance not in BALANCES:
-        raise ValueError(f"balance must be 'mean' or 'log', got {balance!r}")
-    return per_sample.clamp_min(1e-6).log().mean() if balance == "log" else per_sample.mean()
-
 
 def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
     """``sqrt(gx^2 + gy^2 + 1e-8)`` with 3x3 Sobel kernels and zero padding, for ``[B,1,H,W]``."""
@@ -64,7 +54,7 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     degraded samples' gradients dominate, and the gates learnt what restores at the cost of what keeps clean
     texture (docs/results/validation.md, runs 3-14).
     """
-    if balance not in BALANCES:
+    if balance not in ("mean", "log"):
         raise ValueError(f"balance must be 'mean' or 'log', got {balance!r}")
     per_pixel = (1, 2, 3)
     l_int = (x0 - torch.maximum(a, b)).abs().mean(per_pixel)
@@ -80,17 +70,17 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
         l_ssim = 1 - 0.5 * (ssim_map(x0, a).mean(per_pixel) + ssim_map(x0, b).mean(per_pixel))
         loss = loss + ssim_weight * l_ssim
         parts["ssim"] = float(l_ssim.detach().mean())
-    return balance_batch(loss, balance), parts
+    return (loss.clamp_min(1e-6).log().mean() if balance == "log" else loss.mean()), parts
 
 
 def restoration_loss(out: torch.Tensor, target: torch.Tensor, x0_hat: torch.Tensor, x0: torch.Tensor, *,
-                     l1_weight: float, ssim_weight: float = 0.0,
-                     balance: str = "mean") -> tuple[torch.Tensor, dict[str, float]]:
+                     l1_weight: float, ssim_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """Stage A's loss: MSE of the network output against the sampler's training target, plus ``l1_weight`` x the L1
     of the x0 estimate ``x0_hat`` against the clean ``x0`` (both in [-1, 1]), plus ``ssim_weight`` x (1 - SSIM) of
     the two.  The MSE is dominated by tone errors; SSIM weighs the noise left in dark, flat regions as the fusion
-    metrics do.  ``balance="log"`` (:func:`balance_batch`): a crop with only a little noise to remove counts as
-    much as one whose tones are far off."""
+    metrics do.  The plain mean over the batch: a log balance (as stage B's) was tried and collapses the restorer
+    to the identity, since clean crops and low timesteps reach a loss near 0 and dominate the logarithm
+    (docs/results/validation.md, run 15)."""
     per_pixel = (1, 2, 3)
     mse = ((out - target) ** 2).mean(per_pixel)
     l1 = (x0_hat - x0).abs().mean(per_pixel)
@@ -100,7 +90,7 @@ def restoration_loss(out: torch.Tensor, target: torch.Tensor, x0_hat: torch.Tens
         dissimilarity = 1 - ssim_map(((x0_hat + 1) / 2).clamp(0, 1), (x0 + 1) / 2).mean(per_pixel)
         loss = loss + ssim_weight * dissimilarity
         parts["1-ssim"] = float(dissimilarity.detach().mean())
-    return balance_batch(loss, balance), parts
+    return loss.mean(), parts
 
 
 def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor],

@@ -111,7 +111,7 @@ def _stage_a(ctx: Context, data: CropSampler) -> Stage:
         with ctx.autocast():
             out = model(x_t.contiguous(memory_format=fmt), t.float(), cond.contiguous(memory_format=fmt)).float()
         return restoration_loss(out, sampler.training_target(x0, t, noise), sampler.predict_x0(out, t, x_t), x0,
-                                l1_weight=cfg.l1_weight, ssim_weight=cfg.ssim_weight_a, balance=cfg.loss_balance_a)
+                                l1_weight=cfg.l1_weight, ssim_weight=cfg.ssim_weight_a)
 
     stage.run(loss_fn)
     stage.apply_ema()

@@ -34,7 +34,6 @@ class TrainConfig:
     time_budget_a: float | None = None
     l1_weight: float = 0.1
     ssim_weight_a: float = 0.0
-    loss_balance_a: str = "mean"
     clean_share_a: float = 0.1
     grid_share_a: float = 0.5
     grid_steps_a: tuple[int, ...] = (1, 2, 4, 8)
@@ -97,9 +96,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stage A: weight of (1 - SSIM) between the x0 estimate and the clean crop; the MSE is "
                              "dominated by tone errors, while SSIM weighs the noise left in dark, flat regions as the "
                              "fusion metrics do")
-    parser.add_argument("--loss-balance-a", choices=("mean", "log"), default=d.loss_balance_a,
-                        help="stage A: average the crops' losses or their logarithms, so that a crop with a little "
-                             "noise to remove counts as much as one whose tones are far off")
     parser.add_argument("--grid-share-a", type=float, default=d.grid_share_a,
                         help="stage A: share of samples drawn at the sampler's timesteps (--grid-steps-a) rather "
                              "than uniformly; the rest are uniform")
