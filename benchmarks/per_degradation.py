@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,6 +37,7 @@ from textdifuse_desktop.imaging.degrade import (
     modality_key,
 )
 from textdifuse_desktop.metrics import compute_all
+from textdifuse_desktop.model.data import PairRecord
 from textdifuse_desktop.model.weights import load_model
 
 METRICS = ("VIF", "Qabf", "SSIM")
@@ -59,6 +62,36 @@ def degraded_source(plane: np.ndarray, op: str, params: dict[str, float], seed: 
     return apply_plan(src, plan, draw_noise(plan, src.shape, np.random.default_rng(seed)))
 
 
+class SingleOpCase(NamedTuple):
+    """One source of one pair with one op applied (the other source stays clean)."""
+
+    task: str
+    record: PairRecord
+    side: str  # "a" or "b": the degraded source
+    modality: str  # its degradation modality key
+    op: str
+    degraded: np.ndarray  # float in [0, 1]
+
+
+def single_op_cases(pack: str, per_task: int) -> Iterator[SingleOpCase]:
+    """Every case of the table: the first ``per_task`` pairs of each of :data:`TASKS`, each source in turn, each op
+    of :data:`OPS` its modality can get (seeded by the pair's index)."""
+    for task, records in first_test_pairs(pack, per_task).items():
+        if task not in TASKS:
+            continue
+        for index, record in enumerate(records):
+            for side, modality in (("a", record.mod_a), ("b", record.mod_b)):
+                key_mod = modality_key(modality)
+                for op, params in OPS.get(key_mod, []):
+                    degraded = degraded_source(getattr(record, side), op, params, index)
+                    yield SingleOpCase(task, record, side, key_mod, op, degraded)
+
+
+def load_variants(specs: list[str]) -> dict:  # type: ignore[type-arg] - name -> LoadedModel
+    """The shipped model, then each ``NAME=WEIGHTS`` of ``specs``, by name."""
+    return {"shipped": load_model(None)} | {n: load_model(p) for n, p in (v.split("=", 1) for v in specs)}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print (and optionally write) the per-degradation table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -68,29 +101,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    models = {"shipped": load_model(None)} | {n: load_model(p) for n, p in (v.split("=", 1) for v in args.variants)}
+    models = load_variants(args.variants)
     names = [*models, "guided", "restore_guided"]
     scores: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
-    for task, records in first_test_pairs(args.pack, args.per_task).items():
-        if task not in TASKS:
-            continue
-        for index, record in enumerate(records):
-            for side, modality in (("a", record.mod_a), ("b", record.mod_b)):
-                key_mod = modality_key(modality)
-                for op, params in OPS.get(key_mod, []):
-                    degraded = degraded_source(getattr(record, side), op, params, index)
-                    planes = {"a": record.a, "b": record.b}
-                    planes[side] = np.clip(np.round(degraded * 255), 0, 255).astype(np.uint8)
-                    case = f"{task} {side}:{key_mod} {op}"
-                    for name, loaded in models.items():
-                        fused = _model(loaded, planes["a"], planes["b"], args.steps, "fcm")
-                        scores[(case, name)].append(compute_all(record.a, record.b, fused, METRICS))
-                    fused = _classical(planes["a"].astype(np.float32), planes["b"].astype(np.float32), "guided")
-                    scores[(case, "guided")].append(compute_all(record.a, record.b, fused, METRICS))
-                    restored = {k: v.astype(np.float32) for k, v in planes.items()}
-                    restored[side] = restore_luma(degraded, key_mod)[0] * np.float32(255.0)
-                    fused = _classical(restored["a"], restored["b"], "guided")
-                    scores[(case, "restore_guided")].append(compute_all(record.a, record.b, fused, METRICS))
+    for task, record, side, key_mod, op, degraded in single_op_cases(args.pack, args.per_task):
+        planes = {"a": record.a, "b": record.b}
+        planes[side] = np.clip(np.round(degraded * 255), 0, 255).astype(np.uint8)
+        case = f"{task} {side}:{key_mod} {op}"
+        for name, loaded in models.items():
+            fused = _model(loaded, planes["a"], planes["b"], args.steps, "fcm")
+            scores[(case, name)].append(compute_all(record.a, record.b, fused, METRICS))
+        fused = _classical(planes["a"].astype(np.float32), planes["b"].astype(np.float32), "guided")
+        scores[(case, "guided")].append(compute_all(record.a, record.b, fused, METRICS))
+        restored = {k: v.astype(np.float32) for k, v in planes.items()}
+        restored[side] = restore_luma(degraded, key_mod)[0] * np.float32(255.0)
+        fused = _classical(restored["a"], restored["b"], "guided")
+        scores[(case, "restore_guided")].append(compute_all(record.a, record.b, fused, METRICS))
     title = f"VIF / Qabf / SSIM against the clean sources, mean of {args.per_task} pairs per task, {args.steps} step(s)."
     lines = [title, "",
              "| case | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]

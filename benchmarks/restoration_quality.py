@@ -24,15 +24,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from per_degradation import OPS, TASKS, degraded_source
+from per_degradation import load_variants, single_op_cases
 from restore_then_fuse import restore_luma
-from sweep_model import first_test_pairs
 
 from textdifuse_desktop.config import DEFAULT_STEPS
-from textdifuse_desktop.imaging.degrade import modality_key
 from textdifuse_desktop.metrics.ssim import ssim_matlab
 from textdifuse_desktop.model.inference import fuse, pad_to_multiple
-from textdifuse_desktop.model.weights import load_model
 
 
 def network_restore(loaded, degraded: np.ndarray, steps: int) -> np.ndarray:
@@ -61,22 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    models = {"shipped": load_model(None)} | {n: load_model(p) for n, p in (v.split("=", 1) for v in args.variants)}
+    models = load_variants(args.variants)
     names = ["none", *models, "bm3d_restore"]
     table: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-    for task, records in first_test_pairs(args.pack, args.per_task).items():
-        if task not in TASKS:
-            continue
-        for index, record in enumerate(records):
-            for side, modality in (("a", record.mod_a), ("b", record.mod_b)):
-                key_mod, clean = modality_key(modality), getattr(record, side)
-                for op, params in OPS.get(key_mod, []):
-                    degraded = degraded_source(clean, op, params, index)
-                    case = f"{key_mod} {op}"
-                    table[(case, "none")].append(scores(clean, degraded))
-                    for name, loaded in models.items():
-                        table[(case, name)].append(scores(clean, network_restore(loaded, degraded, args.steps)))
-                    table[(case, "bm3d_restore")].append(scores(clean, restore_luma(degraded, key_mod)[0]))
+    for _, record, side, key_mod, op, degraded in single_op_cases(args.pack, args.per_task):
+        clean, case = getattr(record, side), f"{key_mod} {op}"
+        table[(case, "none")].append(scores(clean, degraded))
+        for name, loaded in models.items():
+            table[(case, name)].append(scores(clean, network_restore(loaded, degraded, args.steps)))
+        table[(case, "bm3d_restore")].append(scores(clean, restore_luma(degraded, key_mod)[0]))
     lines = [f"PSNR (dB) / SSIM against the clean source, {args.per_task} pairs per task, {args.steps} step(s).", "",
              "| case | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for case in sorted({c for c, _ in table}):
