@@ -24,6 +24,7 @@ from torch import nn
 
 from textdifuse_desktop.model.data import CropSampler, load_pack
 from textdifuse_desktop.model.network import build_model
+from textdifuse_desktop.model.restorer import Restorer
 from textdifuse_desktop.model.weights import load_model
 
 SIGMA = 12.0 / 255.0
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", nargs="*", default=None, help="start weights (none given: the shipped ones)")
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--reference", action="store_true")
+    parser.add_argument("--restorer", action="store_true", help="the learned source restorer (model/restorer.py)")
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args(argv)
@@ -105,8 +107,13 @@ def main(argv: list[str] | None = None) -> int:
             cnn = reference_cnn()
             return (lambda noisy: noisy + cnn(noisy)), list(cnn.parameters())
         candidates.append(("reference CNN", reference))
+    if args.restorer:
+        def restorer() -> tuple[Callable, list]:
+            net = Restorer()
+            return (lambda noisy: net((noisy + 1) / 2) * 2 - 1), list(net.parameters())
+        candidates.append(("restorer", restorer))
     if not candidates:
-        parser.error("name at least one of --weights, --fresh, --reference")
+        parser.error("name at least one of --weights, --fresh, --reference, --restorer")
     for name, make in candidates:
         torch.manual_seed(0)
         estimate, params = make()

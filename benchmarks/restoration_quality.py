@@ -7,7 +7,8 @@
 Stage A trains the encoder and decoder to restore one degraded source; the fusion can only be as clean as that
 restoration.  For the first ``--per-task`` pairs of IR/VIS, MRI-PET and MRI-SPECT, each source gets each op of
 ``per_degradation.OPS`` at its mid-range strength and is restored by the shipped model (``fuse`` with no second
-source, ``--steps`` DDIM steps), each ``--variants`` model, and ``restore_then_fuse.restore_luma`` (impulse removal,
+source, ``--steps`` DDIM steps), each ``--variants`` model (and, for a model with a learned restorer, that restorer
+alone: the sources the FCM fuses), and ``restore_then_fuse.restore_luma`` (impulse removal,
 destriping, bm3d, tone stretch; needs the ``bench`` extra).  The degraded input itself is the "none" column.
 Cells are PSNR (dB, peak 255) / SSIM against the clean source.  Use training pairs to compare models.
 """
@@ -29,7 +30,7 @@ from restore_then_fuse import restore_luma
 
 from textdifuse_desktop.config import DEFAULT_STEPS
 from textdifuse_desktop.metrics.ssim import ssim_matlab
-from textdifuse_desktop.model.inference import fuse, pad_to_multiple
+from textdifuse_desktop.model.inference import fuse, pad_to_multiple, restore_sources
 
 
 def network_restore(loaded, degraded: np.ndarray, steps: int) -> np.ndarray:
@@ -38,6 +39,13 @@ def network_restore(loaded, degraded: np.ndarray, steps: int) -> np.ndarray:
     with torch.no_grad():
         out = fuse(loaded.net, loaded.sampler, y, None, steps=steps)
     return out[0, 0, :h, :w].clamp(0, 1).numpy()
+
+
+def restorer_restore(loaded, degraded: np.ndarray) -> np.ndarray:
+    """The network's learned restorer alone (what the FCM fuses), in [0, 1]."""
+    y, (h, w) = pad_to_multiple(torch.from_numpy(degraded).float()[None, None], loaded.net.multiple)
+    out = restore_sources(loaded.net, y, None)[0]
+    return out[0, 0, :h, :w].numpy()
 
 
 def scores(clean_u8: np.ndarray, restored: np.ndarray) -> tuple[float, float]:
@@ -59,13 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     models = load_variants(args.variants)
-    names = ["none", *models, "bm3d_restore"]
+    restorers = [name for name, loaded in models.items() if loaded.net.restorer is not None]
+    names = ["none", *models, *(f"{name}:restorer" for name in restorers), "bm3d_restore"]
     table: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for _, record, side, key_mod, op, degraded in single_op_cases(args.pack, args.per_task):
         clean, case = getattr(record, side), f"{key_mod} {op}"
         table[(case, "none")].append(scores(clean, degraded))
         for name, loaded in models.items():
             table[(case, name)].append(scores(clean, network_restore(loaded, degraded, args.steps)))
+        for name in restorers:
+            table[(case, f"{name}:restorer")].append(scores(clean, restorer_restore(models[name], degraded)))
         table[(case, "bm3d_restore")].append(scores(clean, restore_luma(degraded, key_mod)[0]))
     lines = [f"PSNR (dB) / SSIM against the clean source, {args.per_task} pairs per task, {args.steps} step(s).", "",
              "| case | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]

@@ -14,7 +14,11 @@ from textdifuse_desktop.imaging.degrade import (
     ORDER,
     DegradationOp,
 )
-from textdifuse_desktop.model.degrade_torch import apply_plan, degrade_batch
+from textdifuse_desktop.model.degrade_torch import (
+    apply_plan,
+    apply_tone_ops,
+    degrade_batch,
+)
 
 SHAPE = (29, 38)  # odd sizes on purpose
 
@@ -87,3 +91,19 @@ def test_bad_shapes_raise() -> None:
         degrade_batch(torch.zeros(2, 3, 8, 8), "ir")
     with pytest.raises(ImageDataError):
         degrade_batch(torch.zeros(2, 1, 8, 8), ["ir"])
+
+
+def test_apply_tone_ops_keeps_the_tones_and_drops_noise_stripes_and_blur() -> None:
+    """The restorer's target: the plan's tone ops, noise-free (low light without its sensor noise)."""
+    x = torch.rand(3, 1, 24, 32, generator=torch.Generator().manual_seed(0))
+    contrast = DegradationOp("low_contrast", {"alpha": 0.5, "level": 1.0})
+    dark = DegradationOp("low_light", {"gain": 0.3, "gamma": 2.0, "peak": 100.0, "read": 5.0})
+    noise = DegradationOp("gaussian_noise", {"sigma": 15.0})
+    blur = DegradationOp("gaussian_blur", {"kernel": 5})
+    plans = [[blur, contrast, noise], [dark, DegradationOp("stripe_noise", {"beta": 10.0})], [noise]]
+    target = apply_tone_ops(x, plans)
+    torch.testing.assert_close(target[0], 0.5 * x[0] + 0.5)
+    torch.testing.assert_close(target[1], 0.3 * x[1] ** 2)
+    torch.testing.assert_close(target[2], x[2])
+    degraded = apply_plan(x, plans, generator=torch.Generator().manual_seed(1))
+    assert (degraded[1] - target[1]).abs().mean() > 1e-3  # the degraded source still carries the low-light noise

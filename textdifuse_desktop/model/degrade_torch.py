@@ -113,6 +113,20 @@ def apply_plan(
     return _run(x, plans, noise_fn)
 
 
+#: The ops that change a whole image's tones (global curves): :func:`apply_tone_ops` keeps only these.
+TONE_OPS = ("low_light", "over_exposure", "low_contrast")
+
+
+def apply_tone_ops(x: torch.Tensor, plans: Sequence[Plan]) -> torch.Tensor:
+    """``x`` ``[B, 1, H, W]`` through the tone ops of each sample's plan only (:data:`TONE_OPS`), noise-free: the
+    target of the restorer (stage R), which removes noise, stripes, impulses and blur and leaves the tones to the
+    diffusion network and the tone head."""
+    _check_batch(x)
+    tone_plans = [[op for op in plan if op.name in TONE_OPS] for plan in plans]
+    return _run(x, tone_plans, lambda kind, samples, positions, shape: torch.zeros(shape, device=x.device,
+                                                                                  dtype=x.dtype))
+
+
 def _gen_device(generator: torch.Generator | None, x: torch.Tensor) -> torch.device:
     return generator.device if generator is not None else x.device
 

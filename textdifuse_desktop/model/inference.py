@@ -66,7 +66,7 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         Seed of the start noise.
     restore:
         The user's restoration strength: scales the network's (gated) correction; 1 = as trained, 0 = fusion
-        only.  The network itself decides where and how much to restore (its restoration gate).
+        only.  The network itself decides where and how much to restore (its restorer and restoration gate).
     noise:
         The start noise itself (shape of ``y_a``), instead of drawing it from ``seed``; tiles of one
         image get crops of one noise field so that overlapping tiles agree.
@@ -96,6 +96,7 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
     device = y_a.device
     if tone:
         y_a, y_b = correct_tones(model, y_a, y_b, restore)
+    y_a, y_b = restore_sources(model, y_a, y_b, restore)
     with torch.inference_mode():
         channels_last = device.type == "cpu"
         fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -145,6 +146,19 @@ def correct_tones(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None, re
             params = model.tone_parameters(*sources)
         a, b = (apply_tone(y, p, restore) if y is not None else None for y, p in zip(sources, params))
     return (a, b, params) if return_curves else (a, b)
+
+
+def restore_sources(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None,
+                    restore: float = 1.0) -> tuple[Tensor, Tensor | None]:
+    """Both sources (``[B,1,H,W]`` in [0, 1]) through the network's learned restorer (:mod:`.restorer`), its
+    correction scaled by ``restore``; unchanged without a restorer or at ``restore=0``.  The restorer is local
+    (its norm is per pixel, nothing pools over the image), so tiles and slices can go through it one at a time.
+    Runs without gradients but outside inference mode, so that training can use its results as inputs."""
+    if model.restorer is None or restore <= 0:
+        return y_a, y_b
+    with torch.no_grad():
+        restored = [None if y is None else model.restorer(y.float(), restore).clamp(0, 1) for y in (y_a, y_b)]
+    return restored[0], restored[1]
 
 
 def acquisition_statistics(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor) -> Tensor | None:

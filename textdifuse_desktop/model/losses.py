@@ -1,4 +1,5 @@
-"""Training losses: the paper's fusion loss (stage B), the restoration loss (stage A), the tone loss (stage T)."""
+"""Training losses: the paper's fusion loss (stage B), the restoration loss (stage A), the restorer loss (stage R),
+the tone loss (stage T)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,15 @@ def restoration_loss(out: torch.Tensor, target: torch.Tensor, x0_hat: torch.Tens
         loss = loss + ssim_weight * dissimilarity
         parts["1-ssim"] = float(dissimilarity.detach().mean())
     return loss.mean(), parts
+
+
+def restorer_loss(restored: torch.Tensor, clean: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """Stage R: the restored source against the clean one (``[B, 1, H, W]`` in [0, 1]), L1 + (1 - SSIM).  The L1
+    keeps intensities (and clean sources) as they were; SSIM weighs the noise left in dark, flat regions and the
+    lost texture as the fusion metrics do."""
+    l1 = (restored - clean).abs().mean()
+    dissimilarity = 1 - ssim_map(restored, clean).mean()
+    return l1 + dissimilarity, {"l1": float(l1.detach()), "1-ssim": float(dissimilarity.detach())}
 
 
 def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor],

@@ -32,6 +32,9 @@ Structure (method.md §2, §10.2-10.3):
   tone curve (contrast loss, low light, over-exposure), applied to the conditions once before sampling
   (:func:`~.inference.correct_tones`); the convolutional path cannot see a whole image, which such global
   degradations need.  Trained in stage T.
+* With ``restorer`` (the shipped design) a compact UNet (:mod:`.restorer`) restores each source once before
+  sampling (noise, stripes, impulses, blur; it keeps the tones, which the decoded correction handles), so that the
+  FCM fuses restored sources; trained by itself in stage R.
 
 Modulation (the paper's Eq. 13 idea, OUR parameterisation): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding FCM gate at every level (resampled by area interpolation) and re-weight
@@ -63,6 +66,7 @@ from textdifuse_desktop.model.fusion_heads import (
 )
 from textdifuse_desktop.model.gate_condition import degradation_statistics
 from textdifuse_desktop.model.layers import Decoder, Encoder, TimeMLP
+from textdifuse_desktop.model.restorer import DEFAULT_BLOCKS, DEFAULT_WIDTHS, Restorer
 from textdifuse_desktop.model.tone import ToneHead, tone_parameters
 
 __all__ = [
@@ -96,7 +100,8 @@ def tiny_config() -> dict[str, Any]:
     """A very small random model for tests (multiple 8), the shipped design at a smaller size."""
     return {"widths": [8, 16, 16], "stem": 2, "emb_dim": 16, "groups": 4, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
-            "gate_sources": 1, "tone_head": 1, "base_radius": 4, "base_passes": 2, "base_eps": 0.02}
+            "gate_sources": 1, "tone_head": 1, "base_radius": 4, "base_passes": 2, "base_eps": 0.02,
+            "restorer_widths": [8, 16, 16], "restorer_blocks": [1, 1, 1]}
 
 
 class FusionDiffusionNet(nn.Module):
@@ -138,6 +143,15 @@ class FusionDiffusionNet(nn.Module):
         # The learned global tone correction of each source (:mod:`.tone`), applied before the sampler runs.
         # Built last, so that it leaves the random initialisation of the other modules as it was.
         self.tone = ToneHead() if c.get("tone_head", 0) else None
+        # The learned source restorer (:mod:`.restorer`), run on each source once before the sampler; built after
+        # the tone head for the same reason.
+        self.restorer = None
+        if c.get("restorer", 0):
+            self.restorer = Restorer(c.get("restorer_widths", DEFAULT_WIDTHS),
+                                     c.get("restorer_blocks", DEFAULT_BLOCKS))
+        if self.restorer is not None and self.multiple % self.restorer.multiple:
+            raise ValueError(f"the restorer needs sizes in multiples of {self.restorer.multiple}, which the network's "
+                             f"multiple {self.multiple} is not")
 
     def encode(self, x_t: Tensor, cond: Tensor, t: Tensor) -> list[Tensor]:
         """Per-level features of one source (condition ``cond``) on the noisy state ``x_t``."""

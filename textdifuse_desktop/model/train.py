@@ -1,4 +1,5 @@
-"""Two-stage training of the compact Text-DiFuse model (method.md §4 and §10.5).
+"""Two-stage training of the compact Text-DiFuse model (method.md §4 and §10.5), after the per-source front-ends
+(stage T, the tone head, and stage R, the restorer, in :mod:`._source_stages`) when the network has them.
 
 * **Stage A** (restoration diffusion): single-modality Y crops from every modality, degraded on the fly
   (``degrade_batch``, on the GPU when there is one); the network restores the clean crop from
@@ -29,10 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from textdifuse_desktop.model._source_stages import (
+    prepare_conditions,
+    train_restorer,
+    train_tone_head,
+)
 from textdifuse_desktop.model._trainer import Context, Stage, _degrade
 from textdifuse_desktop.model.data import CropSampler, load_pack, load_pairs
-from textdifuse_desktop.model.inference import correct_tones
-from textdifuse_desktop.model.losses import fusion_loss, restoration_loss, tone_loss
+from textdifuse_desktop.model.losses import fusion_loss, restoration_loss
 from textdifuse_desktop.model.network import FusionDiffusionNet, count_parameters
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.train_config import (
@@ -57,31 +62,6 @@ def _grid_timesteps(step_counts: Sequence[int] = (1, 2, 4, 8)) -> torch.Tensor:
     return torch.tensor(sorted(grid))
 
 
-def _stage_t(ctx: Context, data: CropSampler) -> Stage:
-    """The tone head alone: pairs degraded independently, its curves scored against the clean pairs."""
-    cfg, net = ctx.cfg, ctx.net
-    for p in net.parameters():
-        p.requires_grad_(False)
-    params = list(net.tone.parameters())
-    for p in params:
-        p.requires_grad_(True)
-    stage = Stage("T", ctx, params, cfg.lr_t, cfg.iters_t, cfg.time_budget_t)
-    ctx.stages["T"] = stage
-    ctx.restore(stage)
-
-    def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
-        a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_t)
-        da = _degrade(a, mods_a, ctx.generator, cfg.clean_share_t)
-        db = _degrade(b, mods_b, ctx.generator, cfg.clean_share_t)
-        loss = tone_loss(net.tone, (da, db), (a, b))
-        return loss, {"tone": float(loss.detach())}
-
-    stage.run(loss_fn)
-    stage.apply_ema()
-    ctx.checkpoint()
-    return stage
-
-
 def _stage_a(ctx: Context, data: CropSampler) -> Stage:
     cfg, net, sampler = ctx.cfg, ctx.net, ctx.sampler
     for p in net.parameters():
@@ -98,8 +78,8 @@ def _stage_a(ctx: Context, data: CropSampler) -> Stage:
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         clean, mods = data.sample_single(cfg.batch_a)
-        # The conditions as inference gets them: through the (frozen) tone head when there is one.
-        cond = correct_tones(net, _degrade(clean, mods, ctx.generator, cfg.clean_share_a), None)[0] * 2 - 1
+        # The conditions as inference gets them: through the (frozen) tone head and restorer when there are.
+        cond = prepare_conditions(net, _degrade(clean, mods, ctx.generator, cfg.clean_share_a), None)[0]
         x0 = clean * 2 - 1
         n = x0.shape[0]
         t = torch.randint(0, sampler.num_train_timesteps, (n,), device=ctx.device, generator=ctx.generator)
@@ -137,9 +117,8 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_b)
-        cond_a, cond_b = correct_tones(net, _degrade(a, mods_a, ctx.generator, cfg.clean_share_b),
-                                       _degrade(b, mods_b, ctx.generator, cfg.clean_share_b))
-        cond_a, cond_b = cond_a * 2 - 1, cond_b * 2 - 1
+        cond_a, cond_b = prepare_conditions(net, _degrade(a, mods_a, ctx.generator, cfg.clean_share_b),
+                                            _degrade(b, mods_b, ctx.generator, cfg.clean_share_b))
         n_steps = int(rng.choice(cfg.rollout_steps))
         sampler.set_timesteps(n_steps)
         k = int(rng.integers(0, n_steps))
@@ -236,14 +215,17 @@ def train(cfg: TrainConfig, command: str = "") -> Path | None:
     _check_stage_options(cfg, ctx.net)
     records = _load_records(cfg)
     t0 = time.perf_counter()
-    stage_t = None
+    stage_t = stage_r = None
     if ctx.net.tone is not None:
-        stage_t = _stage_t(ctx, CropSampler(records, cfg.crop_t, ctx.device, seed=cfg.seed + 200 + ctx.rank))
+        stage_t = train_tone_head(ctx, CropSampler(records, cfg.crop_t, ctx.device, seed=cfg.seed + 200 + ctx.rank))
     t_t = time.perf_counter() - t0
+    if ctx.net.restorer is not None:
+        stage_r = train_restorer(ctx, CropSampler(records, cfg.crop_r, ctx.device, seed=cfg.seed + 300 + ctx.rank))
+    t_r = time.perf_counter() - t0 - t_t
     stage_a = _stage_a(ctx, CropSampler(records, cfg.crop_a, ctx.device, seed=cfg.seed + ctx.rank))
-    t_a = time.perf_counter() - t0 - t_t
+    t_a = time.perf_counter() - t0 - t_t - t_r
     stage_b = _stage_b(ctx, CropSampler(records, cfg.crop_b, ctx.device, seed=cfg.seed + 100 + ctx.rank))
-    t_b = time.perf_counter() - t0 - t_t - t_a
+    t_b = time.perf_counter() - t0 - t_t - t_r - t_a
     if ctx.world > 1:
         torch.distributed.barrier()
     if ctx.rank != 0:
@@ -260,7 +242,9 @@ def train(cfg: TrainConfig, command: str = "") -> Path | None:
         "command": command or " ".join(sys.argv),
         "training": {"config": asdict(cfg), "stage_a": stage_a.state(), "stage_b": stage_b.state(),
                      **({"stage_t": stage_t.state()} if stage_t is not None else {}),
-                     "wall_seconds": {"stage_t": round(t_t, 1), "stage_a": round(t_a, 1), "stage_b": round(t_b, 1)},
+                     **({"stage_r": stage_r.state()} if stage_r is not None else {}),
+                     "wall_seconds": {"stage_t": round(t_t, 1), "stage_r": round(t_r, 1), "stage_a": round(t_a, 1),
+                                      "stage_b": round(t_b, 1)},
                      "world_size": ctx.world, "device": str(ctx.device), "hardware": device_name,
                      "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")},
         "data": {"train_pairs": counts,

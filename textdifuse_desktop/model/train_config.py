@@ -27,6 +27,12 @@ class TrainConfig:
     iters_t: int | None = None
     time_budget_t: float | None = None
     clean_share_t: float = 0.5
+    batch_r: int = 16
+    crop_r: int = 128
+    lr_r: float = 1e-3
+    iters_r: int | None = None
+    time_budget_r: float | None = None
+    clean_share_r: float = 0.15
     batch_a: int = 32
     crop_a: int = 128
     lr_a: float = 2e-4
@@ -76,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--device", default=d.device)
     parser.add_argument("--ddp", action="store_true", help="DistributedDataParallel (launch with torchrun)")
-    for st in ("t", "a", "b"):
+    for st in ("t", "r", "a", "b"):
         parser.add_argument(f"--batch-{st}", type=int, default=getattr(d, f"batch_{st}"))
         parser.add_argument(f"--crop-{st}", type=int, default=getattr(d, f"crop_{st}"))
         parser.add_argument(f"--lr-{st}", type=float, default=getattr(d, f"lr_{st}"))
@@ -85,6 +91,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clean-share-t", type=float, default=d.clean_share_t,
                         help="stage T (tone head, with --model-config '{\"tone_head\": 1}'): probability that a "
                              "source is left clean (teaches it to leave clean images alone)")
+    parser.add_argument("--clean-share-r", type=float, default=d.clean_share_r,
+                        help="stage R (restorer, with --model-config '{\"restorer\": 1}'): probability that a crop is "
+                             "left clean (a clean source must come out as it went in)")
     parser.add_argument("--l1-weight", type=float, default=d.l1_weight)
     parser.add_argument("--grad-weight", type=float, default=d.grad_weight, help="stage-B gradient-loss weight")
     parser.add_argument("--int-weight", type=float, default=d.int_weight,

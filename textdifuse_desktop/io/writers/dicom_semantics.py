@@ -63,7 +63,9 @@ def _method_text(record: dict[str, Any]) -> str:
     params = record.get("params") or {}
     method = str(params.get("method") or record.get("method") or "unknown method")
     if method == "textdifuse":
-        return f"Text-DiFuse diffusion model ({params.get('steps', '?')} steps, rule {params.get('rule', '?')})"
+        restore = params.get("restore", "?")
+        return (f"Text-DiFuse diffusion model ({params.get('steps', '?')} steps, rule {params.get('rule', '?')}, "
+                f"learned restoration of the sources at strength {restore})")
     return f"classical {method} rule"
 
 

@@ -1,0 +1,79 @@
+"""The stages that train the per-source front-ends, which run once on each source before the sampler: the tone
+head (stage T, :mod:`.tone`) and the restorer (stage R, :mod:`.restorer`); and :func:`prepare_conditions`, the
+sources as the later stages (and inference) see them."""
+
+from __future__ import annotations
+
+import torch
+
+from textdifuse_desktop.model._trainer import Context, Stage, _degrade
+from textdifuse_desktop.model.data import CropSampler
+from textdifuse_desktop.model.degrade_torch import apply_tone_ops, degrade_batch
+from textdifuse_desktop.model.inference import correct_tones, restore_sources
+from textdifuse_desktop.model.losses import restorer_loss, tone_loss
+from textdifuse_desktop.model.network import FusionDiffusionNet
+
+
+def prepare_conditions(net: FusionDiffusionNet, y_a: torch.Tensor,
+                       y_b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Degraded sources in [0, 1] -> the conditions in [-1, 1], through the (frozen) tone head and restorer when the
+    network has them, as :func:`~.inference.iter_fuse` prepares them."""
+    a, b = restore_sources(net, *correct_tones(net, y_a, y_b))
+    return a * 2 - 1, (None if b is None else b * 2 - 1)
+
+
+def _train_only(net: FusionDiffusionNet, params: list[torch.nn.Parameter]) -> None:
+    for p in net.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+
+
+def train_tone_head(ctx: Context, data: CropSampler) -> Stage:
+    """The tone head alone: pairs degraded independently, its curves scored against the clean pairs."""
+    cfg, net = ctx.cfg, ctx.net
+    params = list(net.tone.parameters())
+    _train_only(net, params)
+    stage = Stage("T", ctx, params, cfg.lr_t, cfg.iters_t, cfg.time_budget_t)
+    ctx.stages["T"] = stage
+    ctx.restore(stage)
+
+    def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
+        a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_t)
+        da = _degrade(a, mods_a, ctx.generator, cfg.clean_share_t)
+        db = _degrade(b, mods_b, ctx.generator, cfg.clean_share_t)
+        loss = tone_loss(net.tone, (da, db), (a, b))
+        return loss, {"tone": float(loss.detach())}
+
+    stage.run(loss_fn)
+    stage.apply_ema()
+    ctx.checkpoint()
+    return stage
+
+
+def train_restorer(ctx: Context, data: CropSampler) -> Stage:
+    """The restorer alone: single crops of every modality, degraded on the fly (through the frozen tone head when
+    there is one, as inference feeds it) and restored.  The target is the clean crop through the plan's tone ops
+    only (:func:`~.degrade_torch.apply_tone_ops`): the restorer removes noise, stripes, impulses and blur and keeps
+    the tones.  Scored against the fully clean crop, the tone ops' large errors (a dark crop may be a dark scene or
+    low light) swamped the noise's and the restorer learnt nothing in 2 000 iterations (validation.md, run 16)."""
+    cfg, net = ctx.cfg, ctx.net
+    params = list(net.restorer.parameters())
+    _train_only(net, params)
+    stage = Stage("R", ctx, params, cfg.lr_r, cfg.iters_r, cfg.time_budget_r)
+    ctx.stages["R"] = stage
+    ctx.restore(stage)
+    model = ctx.wrap(net.restorer)
+
+    def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
+        clean, mods = data.sample_single(cfg.batch_r)
+        degraded, plans = degrade_batch(clean, mods, ctx.generator, p_clean=cfg.clean_share_r, return_plans=True)
+        degraded = correct_tones(net, degraded.clamp(0, 1), None)[0]
+        with ctx.autocast():
+            restored = model(degraded).float()
+        return restorer_loss(restored, apply_tone_ops(clean, plans))
+
+    stage.run(loss_fn)
+    stage.apply_ema()
+    ctx.checkpoint()
+    return stage
