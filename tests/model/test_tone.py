@@ -178,6 +178,7 @@ def test_units_are_never_restored_after_a_tone_curve_and_keep_units_turns_it_off
     from textdifuse_desktop.io.writers.dicom_semantics import derivation_description
 
     assert "source A tone-corrected by the network" in derivation_description(toned.image, "", "stored")
+    assert "learned restoration of the sources at strength 1.0" in derivation_description(toned.image, "", "stored")
     plain = engine_fuse(FusionRequest(a, b, FusionParams(steps=1, device="cpu", weights=str(weights), tone=False)))
     assert plain.image.meta["fusion"]["tone_curves"] is None
     assert restore_units(plain.image, a, b).units == "HU"

@@ -56,8 +56,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the start noise (default: %(default)s)")
     parser.add_argument("--weights", type=Path, default=None, help="model weights (.safetensors); default: shipped")
     parser.add_argument("--restore", type=float, default=1.0,
-                        help="restoration strength 0..1.5: 1 = as shipped (denoise, and the network's tone "
-                             "curves: contrast, low light, exposure), 0 = fuse only (default: %(default)s)")
+                        help="restoration strength 0..1.5: 1 = as shipped (the network's learned restorer: noise, "
+                             "stripes, impulses, blur; and its tone correction: contrast, low light, exposure), "
+                             "0 = fuse only (default: %(default)s)")
     parser.add_argument("--tile", type=int, default=1536, help="tile size in pixels, 0 = no tiling (default: %(default)s)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="output format (default: from the output suffix; png for folders)")

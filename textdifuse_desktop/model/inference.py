@@ -156,8 +156,10 @@ def restore_sources(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None,
     Runs without gradients but outside inference mode, so that training can use its results as inputs."""
     if model.restorer is None or restore <= 0:
         return y_a, y_b
+    fmt = torch.channels_last if y_a.device.type == "cpu" else torch.contiguous_format
     with torch.no_grad():
-        restored = [None if y is None else model.restorer(y.float(), restore).clamp(0, 1) for y in (y_a, y_b)]
+        restored = [None if y is None else model.restorer(y.float().contiguous(memory_format=fmt), restore).clamp(0, 1)
+                    for y in (y_a, y_b)]
     return restored[0], restored[1]
 
 

@@ -52,9 +52,9 @@ class FusionPanel(QtWidgets.QWidget):
         self.restore_spin.setSingleStep(0.1)
         self.restore_spin.setDecimals(2)
         self.restore_spin.setValue(1.0)
-        self.restore_spin.setToolTip("How strongly the model restores the sources (noise, stripes, and its tone "
-                                     "curves for low contrast, low light and over-exposure): 1 = as shipped, "
-                                     "0 = fuse only")
+        self.restore_spin.setToolTip("How strongly the model restores the sources (its learned restorer: noise, "
+                                     "stripes, impulses and blur; its correction of low contrast, low light and "
+                                     "over-exposure): 1 = as shipped, 0 = fuse only")
         self.run_button = QtWidgets.QPushButton("Run fusion")
         self.run_button.setDefault(True)
         self.run_button.setToolTip("Fuse source A and source B (Ctrl+R)")
