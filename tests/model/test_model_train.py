@@ -173,12 +173,14 @@ def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
            "-m", "textdifuse_desktop.model.train", "--ddp", "--device", "cpu", "--tiny", "--train-pack", str(pack),
            "--out", str(tmp_path / "ddp"), "--iters-t", "2", "--crop-t", "32", "--batch-t", "2", "--iters-a", "3", "--iters-b", "2", "--batch-a", "2", "--batch-b", "2",
-           "--crop-a", "32", "--crop-b", "32", "--rollout-steps", "1,2", "--no-progress"]
+           "--crop-a", "32", "--crop-b", "32", "--rollout-steps", "1,2", "--no-progress",
+           "--model-config", '{"restorer": 1}', "--iters-r", "2", "--batch-r", "2", "--crop-r", "32"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=False)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     loaded = load_model(tmp_path / "ddp" / "model.safetensors")
     assert loaded.card["training"]["world_size"] == 2
+    assert loaded.card["training"]["stage_r"]["iteration"] == 2 and loaded.net.restorer is not None
 
 
 def test_init_from_loads_matching_tensors_and_can_rezero_the_head(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ sources as the later stages (and inference) see them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from textdifuse_desktop.model._trainer import Context, Stage, _degrade
@@ -22,21 +24,29 @@ def prepare_conditions(net: FusionDiffusionNet, y_a: torch.Tensor,
     return a * 2 - 1, (None if b is None else b * 2 - 1)
 
 
-def _train_only(net: FusionDiffusionNet, params: list[torch.nn.Parameter]) -> None:
-    for p in net.parameters():
+LossFn = Callable[[], tuple[torch.Tensor, dict[str, float]]]
+
+
+def _train_alone(ctx: Context, name: str, params: list[torch.nn.Parameter], lr: float, iters: int | None,
+                 budget: float | None, make_loss: Callable[[], LossFn]) -> Stage:
+    """Train ``params`` alone (every other tensor frozen) as stage ``name``: resumable, EMA applied at the end,
+    checkpointed.  ``make_loss`` builds the loss once the parameters are set up (DDP wraps only trainable ones)."""
+    for p in ctx.net.parameters():
         p.requires_grad_(False)
     for p in params:
         p.requires_grad_(True)
+    stage = Stage(name, ctx, params, lr, iters, budget)
+    ctx.stages[name] = stage
+    ctx.restore(stage)
+    stage.run(make_loss())
+    stage.apply_ema()
+    ctx.checkpoint()
+    return stage
 
 
 def train_tone_head(ctx: Context, data: CropSampler) -> Stage:
     """The tone head alone: pairs degraded independently, its curves scored against the clean pairs."""
     cfg, net = ctx.cfg, ctx.net
-    params = list(net.tone.parameters())
-    _train_only(net, params)
-    stage = Stage("T", ctx, params, cfg.lr_t, cfg.iters_t, cfg.time_budget_t)
-    ctx.stages["T"] = stage
-    ctx.restore(stage)
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_t)
@@ -45,10 +55,8 @@ def train_tone_head(ctx: Context, data: CropSampler) -> Stage:
         loss = tone_loss(net.tone, (da, db), (a, b))
         return loss, {"tone": float(loss.detach())}
 
-    stage.run(loss_fn)
-    stage.apply_ema()
-    ctx.checkpoint()
-    return stage
+    return _train_alone(ctx, "T", list(net.tone.parameters()), cfg.lr_t, cfg.iters_t, cfg.time_budget_t,
+                        lambda: loss_fn)
 
 
 def train_restorer(ctx: Context, data: CropSampler) -> Stage:
@@ -58,22 +66,20 @@ def train_restorer(ctx: Context, data: CropSampler) -> Stage:
     the tones.  Scored against the fully clean crop, the tone ops' large errors (a dark crop may be a dark scene or
     low light) swamped the noise's and the restorer learnt nothing in 2 000 iterations (validation.md, run 16)."""
     cfg, net = ctx.cfg, ctx.net
-    params = list(net.restorer.parameters())
-    _train_only(net, params)
-    stage = Stage("R", ctx, params, cfg.lr_r, cfg.iters_r, cfg.time_budget_r)
-    ctx.stages["R"] = stage
-    ctx.restore(stage)
-    model = ctx.wrap(net.restorer)
 
-    def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
-        clean, mods = data.sample_single(cfg.batch_r)
-        degraded, plans = degrade_batch(clean, mods, ctx.generator, p_clean=cfg.clean_share_r, return_plans=True)
-        degraded = correct_tones(net, degraded.clamp(0, 1), None)[0]
-        with ctx.autocast():
-            restored = model(degraded).float()
-        return restorer_loss(restored, apply_tone_ops(clean, plans))
+    def make_loss() -> LossFn:
+        model = ctx.wrap(net.restorer)
 
-    stage.run(loss_fn)
-    stage.apply_ema()
-    ctx.checkpoint()
-    return stage
+        def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
+            clean, mods = data.sample_single(cfg.batch_r)
+            degraded, plans = degrade_batch(clean, mods, ctx.generator, p_clean=cfg.clean_share_r,
+                                            return_plans=True)
+            degraded = correct_tones(net, degraded.clamp(0, 1), None)[0]
+            with ctx.autocast():
+                restored = model(degraded).float()
+            return restorer_loss(restored, apply_tone_ops(clean, plans))
+
+        return loss_fn
+
+    return _train_alone(ctx, "R", list(net.restorer.parameters()), cfg.lr_r, cfg.iters_r, cfg.time_budget_r,
+                        make_loss)

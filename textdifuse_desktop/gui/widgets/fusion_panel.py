@@ -132,7 +132,7 @@ class FusionPanel(QtWidgets.QWidget):
     def set_fraction(self, fraction: float, message: str = "") -> None:
         """Show the share of the job done (0..1; the caller keeps it below 1 while the job runs)."""
         self.progress.setRange(0, PROGRESS_SCALE)
-        self.progress.setValue(int(round(min(max(fraction, 0.0), 1.0) * PROGRESS_SCALE)))
+        self.progress.setValue(round(min(max(fraction, 0.0), 1.0) * PROGRESS_SCALE))
         if message:
             self.status_label.setText(message)
 
