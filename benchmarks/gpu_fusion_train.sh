@@ -12,7 +12,9 @@
 #         VARIANTS ("name:arg,arg ..." with ',' for spaces: stage B from the new stage A), EARLY_VARIANTS (the same form: stage B from INIT, started beside stage A and given
 #         both budgets, e.g. to tell what the longer stage A brings), DEVICE, PYTHON, SPEED_VARIANT,
 #         ITERS_T (stage-T iterations of the tone head, for a model with one: add --model-config,'{"tone_head":1}'
-#         to A_ARGS; default 0 with INIT, whose head is kept, and 3000 without)
+#         to A_ARGS; default 0 with INIT, whose head is kept, and 3000 without),
+#         ITERS_R (stage-R iterations of the learned source restorer; default 0 with INIT, whose restorer is kept,
+#         and 3000 without)
 # Output: $OUT/stage_a.tar, $OUT/<variant>.tar (model.safetensors, model_card.json, losses.jsonl, train.log),
 #         $OUT/summary.txt (the device tool brings back at most 8 files)
 set -euo pipefail
@@ -32,16 +34,18 @@ EARLY_VARIANTS=${EARLY_VARIANTS-}
 SPEED_VARIANT=${SPEED_VARIANT:-ft}
 EXTRA=(--crop-t 320); SPEED=(--device cuda)
 if [[ "${1:-}" == "--tiny" ]]; then
-  EXTRA=(--tiny --crop-t 64 --batch-t 4); BUDGET_A=${TINY_BUDGET_A:-3}; BUDGET_B=${TINY_BUDGET_B:-3}; BATCH_A=4; BATCH_B=2; CROP_A=64; CROP_B=64
+  EXTRA=(--tiny --crop-t 64 --batch-t 4 --crop-r 64 --batch-r 4); BUDGET_A=${TINY_BUDGET_A:-3}; BUDGET_B=${TINY_BUDGET_B:-3}; BATCH_A=4; BATCH_B=2; CROP_A=64; CROP_B=64
   INIT=${TINY_INIT:-}; SPEED=(--device cpu --repeats 1)
 fi
 INIT_ARGS=(); [[ -n "$INIT" ]] && INIT_ARGS=(--init-from "$INIT")
 if [[ -n "$INIT" ]]; then ITERS_T=${ITERS_T:-0}; else ITERS_T=${ITERS_T:-3000}; fi
-[[ "${1:-}" == "--tiny" ]] && ITERS_T=${TINY_ITERS_T:-2}
+if [[ -n "$INIT" ]]; then ITERS_R=${ITERS_R:-0}; else ITERS_R=${ITERS_R:-3000}; fi
+[[ "${1:-}" == "--tiny" ]] && ITERS_T=${TINY_ITERS_T:-2} && ITERS_R=${TINY_ITERS_R:-2}
 mkdir -p "$OUT"
 $PYTHON -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" | tee "$OUT/summary.txt"
 
 common=(--train-pack "$PACK" --device "$DEVICE" --ckpt-every 100000 --log-every 20 --no-progress --iters-t "$ITERS_T"
+        --iters-r "$ITERS_R" --lr-r 3e-4
         "${EXTRA[@]}")
 pids=()
 stage_b() {  # name, init weights, budget, "arg,arg": one stage-B run in the background
@@ -49,7 +53,7 @@ stage_b() {  # name, init weights, budget, "arg,arg": one stage-B run in the bac
   mkdir -p "$OUT/$name"
   # shellcheck disable=SC2086
   $PYTHON -m textdifuse_desktop.model.train "${common[@]}" --out "$OUT/$name" --init-from "$init" --iters-a 0 \
-    --iters-t 0 \
+    --iters-t 0 --iters-r 0 \
     --time-budget-b "$budget" --batch-b "$BATCH_B" --crop-b "$CROP_B" --lr-b 1e-3 --clean-share-b 0.5 \
     --rollout-steps 1,2 $args > "$OUT/$name/train.log" 2>&1 &
   pids+=($!)

@@ -29,7 +29,7 @@ class TrainConfig:
     clean_share_t: float = 0.5
     batch_r: int = 16
     crop_r: int = 128
-    lr_r: float = 1e-3
+    lr_r: float = 3e-4
     iters_r: int | None = None
     time_budget_r: float | None = None
     clean_share_r: float = 0.15

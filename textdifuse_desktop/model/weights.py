@@ -158,7 +158,7 @@ def load_model(path: PathLike | None = None, device: str | torch.device = "cpu",
                                  "longer has", path=weights, hint="use the shipped weights or retrain with "
                                  "`textdifuse train`")
         # Weights saved before an option existed were trained without it.
-        config = {"output": "direct", **LEGACY_TWO_SCALE, **LEGACY_BASE, "tone_head": 0, **config}
+        config = {"output": "direct", **LEGACY_TWO_SCALE, **LEGACY_BASE, "tone_head": 0, "restorer": 0, **config}
     net = build_model(config)
     try:
         net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
