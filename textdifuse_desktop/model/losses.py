@@ -95,9 +95,9 @@ def restoration_loss(out: torch.Tensor, target: torch.Tensor, x0_hat: torch.Tens
 
 
 def restorer_loss(restored: torch.Tensor, clean: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    """Stage R: the restored source against the clean one (``[B, 1, H, W]`` in [0, 1]), L1 + (1 - SSIM).  The L1
-    keeps intensities (and clean sources) as they were; SSIM weighs the noise left in dark, flat regions and the
-    lost texture as the fusion metrics do."""
+    """Stage R: the restored source against its target (``[B, 1, H, W]`` in [0, 1]; the clean source through the
+    degradation's tone ops), L1 + (1 - SSIM).  The L1 keeps intensities (and clean sources) as they were; SSIM
+    weighs the noise left in dark, flat regions and the lost texture as the fusion metrics do."""
     l1 = (restored - clean).abs().mean()
     dissimilarity = 1 - ssim_map(restored, clean).mean()
     return l1 + dissimilarity, {"l1": float(l1.detach()), "1-ssim": float(dissimilarity.detach())}
