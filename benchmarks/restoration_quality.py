@@ -33,9 +33,14 @@ from textdifuse_desktop.metrics.ssim import ssim_matlab
 from textdifuse_desktop.model.inference import fuse, pad_to_multiple, restore_sources
 
 
+def _padded(loaded, degraded: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
+    """``degraded`` ([0, 1] float) as a padded ``[1, 1, H, W]`` tensor for ``loaded``'s network, and its size."""
+    return pad_to_multiple(torch.from_numpy(degraded).float()[None, None], loaded.net.multiple)
+
+
 def network_restore(loaded, degraded: np.ndarray, steps: int) -> np.ndarray:
     """The network's single-source restoration of ``degraded`` ([0, 1] float), in [0, 1]."""
-    y, (h, w) = pad_to_multiple(torch.from_numpy(degraded).float()[None, None], loaded.net.multiple)
+    y, (h, w) = _padded(loaded, degraded)
     with torch.no_grad():
         out = fuse(loaded.net, loaded.sampler, y, None, steps=steps)
     return out[0, 0, :h, :w].clamp(0, 1).numpy()
@@ -43,9 +48,8 @@ def network_restore(loaded, degraded: np.ndarray, steps: int) -> np.ndarray:
 
 def restorer_restore(loaded, degraded: np.ndarray) -> np.ndarray:
     """The network's learned restorer alone (what the FCM fuses), in [0, 1]."""
-    y, (h, w) = pad_to_multiple(torch.from_numpy(degraded).float()[None, None], loaded.net.multiple)
-    out = restore_sources(loaded.net, y, None)[0]
-    return out[0, 0, :h, :w].numpy()
+    y, (h, w) = _padded(loaded, degraded)
+    return restore_sources(loaded.net, y, None)[0][0, 0, :h, :w].numpy()
 
 
 def scores(clean_u8: np.ndarray, restored: np.ndarray) -> tuple[float, float]:

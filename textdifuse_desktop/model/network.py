@@ -150,9 +150,9 @@ class FusionDiffusionNet(nn.Module):
         if c.get("restorer", 0):
             self.restorer = Restorer(c.get("restorer_widths", DEFAULT_WIDTHS),
                                      c.get("restorer_blocks", DEFAULT_BLOCKS))
-        if self.restorer is not None and self.multiple % self.restorer.multiple:
-            raise ValueError(f"the restorer needs sizes in multiples of {self.restorer.multiple}, which the network's "
-                             f"multiple {self.multiple} is not")
+            if self.multiple % self.restorer.multiple:
+                raise ValueError(f"the restorer needs sizes in multiples of {self.restorer.multiple}, which the "
+                                 f"network's multiple {self.multiple} is not")
 
     def encode(self, x_t: Tensor, cond: Tensor, t: Tensor) -> list[Tensor]:
         """Per-level features of one source (condition ``cond``) on the noisy state ``x_t``."""
