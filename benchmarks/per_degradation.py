@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         planes[side] = np.clip(np.round(degraded * 255), 0, 255).astype(np.uint8)
         case = f"{task} {side}:{key_mod} {op}"
         for name, loaded in models.items():
-            fused = _model(loaded, planes["a"], planes["b"], args.steps, "fcm")
+            fused = _model(loaded, planes["a"], planes["b"], args.steps, "fcm", (record.mod_a, record.mod_b))
             scores[(case, name)].append(compute_all(record.a, record.b, fused, METRICS))
         fused = _classical(planes["a"].astype(np.float32), planes["b"].astype(np.float32), "guided")
         scores[(case, "guided")].append(compute_all(record.a, record.b, fused, METRICS))

@@ -40,7 +40,8 @@ for cond in clean degraded; do
           --modality-a "$MA" --modality-b "$MB" --quiet
     else
       rm -rf "$WORK/$cond/fused/$m"
-      "$BIN/textdifuse" fuse "$WORK/$cond/a" "$WORK/$cond/b" -o "$WORK/$cond/fused/$m" --method "$m" --quiet
+      "$BIN/textdifuse" fuse "$WORK/$cond/a" "$WORK/$cond/b" -o "$WORK/$cond/fused/$m" --method "$m" \
+          --modality-a "$MA" --modality-b "$MB" --quiet
     fi
     fused+=("$WORK/$cond/fused/$m")
   done

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         scores: dict[str, list[tuple[float, ...]]] = defaultdict(list)
         for r in records:
             a, b = (_degrade(r.a, r.mod_a, gen), _degrade(r.b, r.mod_b, gen)) if args.degraded else (r.a, r.b)
-            outputs = {"model": _model(loaded, a, b, 4, "fcm"), **{m: _classical(a, b, m) for m in
+            outputs = {"model": _model(loaded, a, b, 4, "fcm", (r.mod_a, r.mod_b)), **{m: _classical(a, b, m) for m in
                                                                     ("laplacian", "guided", "max")}}
             for name, fused in outputs.items():
                 metrics = compute_all(r.a, r.b, fused, COLUMNS)

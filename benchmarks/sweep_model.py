@@ -31,10 +31,12 @@ from textdifuse_desktop.model.weights import load_model
 METRICS = ("EN", "AG", "SD", "SCD", "VIF", "Qabf", "SSIM", "MI")
 
 
-def _model(loaded, a: np.ndarray, b: np.ndarray, steps: int, rule: str) -> np.ndarray:
+def _model(loaded, a: np.ndarray, b: np.ndarray, steps: int, rule: str,
+           modalities: tuple = (None, None)) -> np.ndarray:
     ya, (h, w) = pad_to_multiple(torch.from_numpy(a / 255.0).float()[None, None], loaded.net.multiple)
     yb, _ = pad_to_multiple(torch.from_numpy(b / 255.0).float()[None, None], loaded.net.multiple)
-    out = fuse(loaded.net, loaded.sampler, ya, yb, steps=steps, rule=rule)[0, 0, :h, :w].numpy()
+    out = fuse(loaded.net, loaded.sampler, ya, yb, steps=steps, rule=rule, modalities=modalities)[0, 0, :h, :w]
+    out = out.numpy()
     out = np.where((a <= 0) & (b <= 0), 0.0, out)  # the engine's rule: where both sources are black, so is the result
     return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
 
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             for cond, (a, b) in (("clean", (r.a, r.b)), ("degraded", (deg[0], deg[1]))):
                 for name, steps, rule, model in configs:
                     start = time.perf_counter()
-                    fused = _model(model, a, b, steps, rule)
+                    fused = _model(model, a, b, steps, rule, (r.mod_a, r.mod_b))
                     times[name].append(time.perf_counter() - start)
                     rows[(task, cond, name)].append(compute_all(r.a, r.b, fused, METRICS))
                 for method in args.classical:

@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     for task, records in per_task.items():
         for i, r in enumerate(records):
             da, db = seeded_degradation(r, i)
-            cells = [da, db, _model(loaded, da, db, args.steps, "fcm"),
-                     *[_classical(da, db, m) for m in args.classical], _model(loaded, r.a, r.b, args.steps, "fcm")]
+            mods = (r.mod_a, r.mod_b)
+            cells = [da, db, _model(loaded, da, db, args.steps, "fcm", mods),
+                     *[_classical(da, db, m) for m in args.classical], _model(loaded, r.a, r.b, args.steps, "fcm", mods)]
             rows.append((f"{task}: {r.name}", [_cell(c) for c in cells]))
     width = CELL * len(headers)
     grid = Image.new("L", (width, LABEL_H + len(rows) * (CELL + LABEL_H)), 0)

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     loaded = load_model(args.weights, "cpu")
     scored = []
     for record in load_pack(args.test_pack):
-        ours = _model(loaded, record.a, record.b, args.steps, "fcm")
+        ours = _model(loaded, record.a, record.b, args.steps, "fcm", (record.mod_a, record.mod_b))
         scored.append((compute_all(record.a, record.b, ours, ("SSIM",))["SSIM"], record, ours))
     scored.sort(key=lambda item: item[0])
     headers = ["A", "B", "ours", *args.classical]

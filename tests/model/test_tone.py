@@ -155,6 +155,42 @@ def test_the_engine_computes_one_curve_per_source_before_tiling(tmp_path, monkey
     assert calls == [(1, 1, 150, 170), (1, 1, 150, 170)]  # each whole plane once, not once per tile
 
 
+def test_the_head_reads_each_sources_modality_and_unknown_codes_are_zeros() -> None:
+    codes = tone_module.modality_one_hot(["IR", "mri", None, "OT"], 4, torch.device("cpu"))
+    keys = tone_module.MODALITY_KEYS
+    assert codes[0, keys.index("ir")] == 1 and codes[1, keys.index("mri")] == 1 and codes[0].sum() == 1
+    assert codes[2:].abs().sum() == 0  # unknown (None, a plain image's OT): no modality
+    assert torch.equal(tone_module.modality_one_hot("PT", 2, torch.device("cpu")).argmax(1), torch.tensor([4, 4]))
+    with pytest.raises(ValueError, match="3 modalities for a batch of 2"):
+        tone_module.modality_one_hot(["IR", "VIS", "MR"], 2, torch.device("cpu"))
+    head = _non_identity_head()
+    x = _scene(11, n=2)
+    infrared, _ = tone_parameters(head, x, x.flip(0), ("IR", "VIS"))
+    mri, _ = tone_parameters(head, x, x.flip(0), ("MR", "PT"))
+    unknown, _ = tone_parameters(head, x, x.flip(0))
+    assert not torch.allclose(infrared, mri) and not torch.allclose(infrared, unknown)
+    per_sample, _ = tone_parameters(head, x, x.flip(0), (["IR", "MR"], ["VIS", "PT"]))
+    torch.testing.assert_close(per_sample, torch.stack([infrared[0], mri[1]]))
+
+
+def test_the_engine_hands_the_sources_modalities_to_the_tone_head(tmp_path) -> None:
+    from textdifuse_desktop.fusion import FusionParams, FusionRequest
+    from textdifuse_desktop.fusion.engine import fuse as engine_fuse
+    from textdifuse_desktop.imaging.image import Image
+
+    weights = _weights_with_a_tone_head(tmp_path)
+    rng = np.random.default_rng(2)
+    pixels = [(rng.random((40, 48)) * 255).astype(np.float32) for _ in range(2)]
+    params = FusionParams(steps=1, device="cpu", weights=str(weights))
+
+    def curves(mod_a: str, mod_b: str) -> dict:
+        request = FusionRequest(Image(pixels[0], modality=mod_a), Image(pixels[1], modality=mod_b), params)
+        return engine_fuse(request).image.meta["fusion"]["tone_curves"]
+
+    assert curves("IR", "VIS") != curves("OT", "OT")
+    assert curves("MR", "VIS")["a"] != curves("IR", "VIS")["a"]
+
+
 def test_units_are_never_restored_after_a_tone_curve_and_keep_units_turns_it_off(tmp_path) -> None:
     import argparse
 

@@ -121,10 +121,12 @@ class ModelBackend:
             return None
         return torch.from_numpy(np.require(x, np.float32, ["C", "W"]))[:, None].to(self.device)
 
-    def correct_tones(self, ya: np.ndarray, yb: np.ndarray, one_acquisition: bool
+    def correct_tones(self, ya: np.ndarray, yb: np.ndarray, one_acquisition: bool,
+                      modalities: tuple[str | None, str | None] = (None, None)
                       ) -> tuple[np.ndarray, np.ndarray, dict[str, list[dict[str, float]]] | None]:
         """``(N, H, W)`` stacks in [0, 1] through the network's learned tone correction (one curve per source
-        for the whole stack with ``one_acquisition``, else one per plane), before any tiling.
+        for the whole stack with ``one_acquisition``, else one per plane), before any tiling.  ``modalities``:
+        the sources' codes (``"IR"``, ``"MR"``...; None or ``"OT"`` where unknown), which the correction reads.
 
         Also returns the corrections applied, for the result's record (None without a tone head)."""
         from textdifuse_desktop.model.inference import correct_tones
@@ -132,7 +134,7 @@ class ModelBackend:
         if self.loaded.net.tone is None or self.restore <= 0:
             return ya, yb, None  # nothing to correct: no copy of the stacks to the device and back
         ta, tb, curves = correct_tones(self.loaded.net, self._tensor(ya), self._tensor(yb), self.restore,
-                                       one_acquisition=one_acquisition, return_curves=True)
+                                       modalities=modalities, one_acquisition=one_acquisition, return_curves=True)
         record = {side: [describe_curve(row) for row in params.cpu().tolist()[:1 if one_acquisition else None]]
                   for side, params in zip("ab", curves)}
         return ta[:, 0].float().cpu().numpy(), tb[:, 0].float().cpu().numpy(), record

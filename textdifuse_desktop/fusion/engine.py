@@ -135,7 +135,8 @@ def run_fusion(
         ya, yb = pair.ya, pair.yb
         if params.tone and hasattr(backend, "correct_tones"):
             # The network's global tone correction sees the whole image or volume once, before any tiling.
-            ya, yb, tone_curves = backend.correct_tones(ya, yb, one_acquisition=pair.stacked)
+            modalities = (pair.modalities or {}).get("a"), (pair.modalities or {}).get("b")
+            ya, yb, tone_curves = backend.correct_tones(ya, yb, one_acquisition=pair.stacked, modalities=modalities)
         if hasattr(backend, "for_sources"):
             backend = backend.for_sources(ya, yb)  # so do the gate's degradation statistics
         runner = SliceRunner(backend, params, cancel, passes=1 + int(modulate and cached is None))

@@ -16,11 +16,16 @@ from textdifuse_desktop.model.losses import restorer_loss, tone_loss
 from textdifuse_desktop.model.network import FusionDiffusionNet
 
 
-def prepare_conditions(net: FusionDiffusionNet, y_a: torch.Tensor,
-                       y_b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+#: Share of samples whose modalities stage T hides from the tone head, so that it also works where they are unknown
+#: (a plain PNG's ``OT``).
+UNKNOWN_MODALITY_SHARE = 0.25
+
+
+def prepare_conditions(net: FusionDiffusionNet, y_a: torch.Tensor, y_b: torch.Tensor | None,
+                       modalities: tuple = (None, None)) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Degraded sources in [0, 1] -> the conditions in [-1, 1], through the (frozen) tone head and restorer when the
-    network has them, as :func:`~.inference.iter_fuse` prepares them."""
-    a, b = restore_sources(net, *correct_tones(net, y_a, y_b))
+    network has them, as :func:`~.inference.iter_fuse` prepares them; ``modalities`` as there (per sample)."""
+    a, b = restore_sources(net, *correct_tones(net, y_a, y_b, modalities=modalities))
     return a * 2 - 1, (None if b is None else b * 2 - 1)
 
 
@@ -45,14 +50,18 @@ def _train_alone(ctx: Context, name: str, params: list[torch.nn.Parameter], lr: 
 
 
 def train_tone_head(ctx: Context, data: CropSampler) -> Stage:
-    """The tone head alone: pairs degraded independently, its curves scored against the clean pairs."""
+    """The tone head alone: pairs degraded independently, its curves scored against the clean pairs; the modalities
+    of :data:`UNKNOWN_MODALITY_SHARE` of the pairs are hidden from it."""
     cfg, net = ctx.cfg, ctx.net
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_t)
         da = _degrade(a, mods_a, ctx.generator, cfg.clean_share_t)
         db = _degrade(b, mods_b, ctx.generator, cfg.clean_share_t)
-        loss = tone_loss(net.tone, (da, db), (a, b))
+        draw = torch.rand(len(mods_a), generator=ctx.generator, device=ctx.generator.device)
+        hidden = (draw < UNKNOWN_MODALITY_SHARE).tolist()
+        shown = tuple([None if h else m for h, m in zip(hidden, mods)] for mods in (mods_a, mods_b))
+        loss = tone_loss(net.tone, (da, db), (a, b), shown)
         return loss, {"tone": float(loss.detach())}
 
     return _train_alone(ctx, "T", list(net.tone.parameters()), cfg.lr_t, cfg.iters_t, cfg.time_budget_t,
@@ -74,7 +83,7 @@ def train_restorer(ctx: Context, data: CropSampler) -> Stage:
             clean, mods = data.sample_single(cfg.batch_r)
             degraded, plans = degrade_batch(clean, mods, ctx.generator, p_clean=cfg.clean_share_r,
                                             return_plans=True)
-            degraded = correct_tones(net, degraded.clamp(0, 1), None)[0]
+            degraded = correct_tones(net, degraded.clamp(0, 1), None, modalities=(mods, None))[0]
             with ctx.autocast():
                 restored = model(degraded).float()
             return restorer_loss(restored, apply_tone_ops(clean, plans))

@@ -51,7 +51,8 @@ def _check(y: Tensor, name: str, multiple: int) -> None:
 def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int,
               rule: str = "fcm", kappa_a: Tensor | None = None, kappa_b: Tensor | None = None,
               seed: int = 0, noise: Tensor | None = None, restore: float = 1.0,
-              tone: bool = True, statistics: Tensor | None = None) -> Generator[StepInfo, None, Tensor]:
+              tone: bool = True, statistics: Tensor | None = None, modalities: tuple = (None, None)
+              ) -> Generator[StepInfo, None, Tensor]:
     """Fuse two luminance planes with ``steps`` deterministic DDIM steps.
 
     Parameters
@@ -78,6 +79,9 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
     tone:
         Run the network's learned tone correction (:func:`correct_tones`) on the inputs first; False when the
         caller already did so over a whole image or volume (tiles and slices must share one curve).
+    modalities:
+        Source A's and B's modality (``"IR"``, ``"MR"``, ``"vis"``...; None or ``"OT"`` where unknown), which the
+        tone correction reads.
     statistics:
         Both sources' degradation statistics for the gate (``gate_condition``), from
         :func:`acquisition_statistics` over the whole image or volume; None computes them from these inputs.
@@ -100,7 +104,7 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
     sampler.set_timesteps(steps)
     device = y_a.device
     if tone:
-        y_a, y_b = correct_tones(model, y_a, y_b, restore)
+        y_a, y_b = correct_tones(model, y_a, y_b, restore, modalities=modalities)
     y_a, y_b = restore_sources(model, y_a, y_b, restore)
     with torch.inference_mode():
         fmt = _layout(device)
@@ -130,10 +134,12 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
 
 
 def correct_tones(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None, restore: float = 1.0, *,
-                  one_acquisition: bool = False, return_curves: bool = False) -> tuple:
+                  modalities: tuple = (None, None), one_acquisition: bool = False,
+                  return_curves: bool = False) -> tuple:
     """Both sources (``[B,1,H,W]`` in [0, 1]) through the network's learned tone correction (:mod:`.tone`),
     blended with the input by ``restore``; unchanged without a tone head or at ``restore=0``.
 
+    ``modalities``: source A's and B's (one for the batch or one per sample; None where unknown).
     ``one_acquisition``: the B samples are slices of one volume and get one curve per source, from the
     statistics of the whole stack (per-slice curves would make the volume flicker from slice to slice).
     ``return_curves``: also return both sources' curve parameters (``[B, 4]`` each; None when none ran).
@@ -145,9 +151,11 @@ def correct_tones(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None, re
     with torch.no_grad():
         if one_acquisition:
             stacks = [y.reshape(1, -1, *y.shape[-2:]) if y is not None else None for y in sources]
-            params = [p.expand(y_a.shape[0], -1) if p is not None else None for p in model.tone_parameters(*stacks)]
+            whole = [m if m is None or isinstance(m, str) else m[0] for m in modalities]
+            params = [p.expand(y_a.shape[0], -1) if p is not None else None
+                      for p in model.tone_parameters(*stacks, tuple(whole))]
         else:
-            params = model.tone_parameters(*sources)
+            params = model.tone_parameters(*sources, modalities)
         a, b = (apply_tone(y, p, restore) if y is not None else None for y, p in zip(sources, params))
     return (a, b, params) if return_curves else (a, b)
 

@@ -293,10 +293,12 @@ class FusionDiffusionNet(nn.Module):
         feats_a, feats_b = self.encode_pair(x_t, t, cond_a, cond_b)
         return torch.sigmoid(self.pixel_gates(feats_a, feats_b, t, cond_a, cond_b)[:, :1])
 
-    def tone_parameters(self, y_a: Tensor, y_b: Tensor | None) -> tuple[Tensor, Tensor | None] | None:
+    def tone_parameters(self, y_a: Tensor, y_b: Tensor | None, modalities: tuple = (None, None)
+                        ) -> tuple[Tensor, Tensor | None] | None:
         """Each source's inverse tone curves (``[B, 4]``, see :mod:`.tone`) from both sources in [0, 1]
-        (``[B, C, H, W]``, statistics over C, H and W); None without a tone head."""
-        return None if self.tone is None else tone_parameters(self.tone, y_a, y_b)
+        (``[B, C, H, W]``, statistics over C, H and W) and their modalities (None where unknown); None without a
+        tone head."""
+        return None if self.tone is None else tone_parameters(self.tone, y_a, y_b, modalities)
 
     def fcm_parameters(self) -> list[nn.Parameter]:
         """Parameters trained in stage B (the per-level FCMs, their time MLP and the pixel gate)."""

@@ -10,15 +10,24 @@ trained on clean and degraded images alike it learns to leave a clean image as i
 makes that exact: a saturated sigmoid turns the curve off, where an offset would have to hit exactly 0 (a few
 grey levels of offset erase a faint medical background).
 
+The head is also told both sources' modalities when they are known (:data:`MODALITY_KEYS`; an unknown one, such
+as a plain PNG's ``OT``, is all zeros, and training hides them now and then so that the head still works
+without).  The statistics alone cannot tell a clean infrared frame with a lifted black level (one in six of the
+training frames) from a washed-out one, nor infrared from MRI on side A, whose contrast loss lifts its black level
+too; the modality and the partner's narrow that down (validation.md, run 17).
+
 The correction is computed once per source over a whole image or volume (:func:`tone_parameters`), before
 any tiling, so that tiles and slices of one acquisition get one curve.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
+from textdifuse_desktop.imaging.degrade import MODALITY_ALIASES
 from textdifuse_desktop.model.gate_condition import haar_level, strided_subsample
 
 QUANTILES = (0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.995)
@@ -28,6 +37,30 @@ N_FEATURES = len(QUANTILES) + 5
 OFFSET_SCALE, LOG_GAIN_SCALE, LOG_POWER_SCALE, LOGIT_SCALE = 1.0, 2.5, 1.5, 12.0
 N_PARAMS = 4
 MAX_SAMPLES = 1 << 18  # statistics of larger images come from a fixed strided subsample
+#: The modalities the head knows, in the order of its one-hot input (the degradation model's keys).
+MODALITY_KEYS = ("ir", "vis", "mri", "ct", "pet", "spect")
+
+
+def modality_code(modality: str | None) -> str | None:
+    """``"MR"``, ``"mri"``, ``"PT"``... -> a key of :data:`MODALITY_KEYS`; None for unknown codes (``"OT"``)."""
+    if not modality:
+        return None
+    key = MODALITY_ALIASES.get(str(modality).upper(), str(modality).lower())
+    return key if key in MODALITY_KEYS else None
+
+
+def modality_one_hot(modalities: str | None | Sequence[str | None], batch: int, device: torch.device) -> Tensor:
+    """``[batch, len(MODALITY_KEYS)]`` one-hot rows (all zeros where unknown); one modality for every sample or
+    one per sample."""
+    per_sample = [modalities] * batch if modalities is None or isinstance(modalities, str) else list(modalities)
+    if len(per_sample) != batch:
+        raise ValueError(f"{len(per_sample)} modalities for a batch of {batch}")
+    rows = torch.zeros(batch, len(MODALITY_KEYS), device=device)
+    for i, modality in enumerate(per_sample):
+        key = modality_code(modality)
+        if key is not None:
+            rows[i, MODALITY_KEYS.index(key)] = 1.0
+    return rows
 
 
 def image_statistics(y: Tensor) -> Tensor:
@@ -49,21 +82,28 @@ def image_statistics(y: Tensor) -> Tensor:
 class ToneHead(nn.Module):
     """Both sources' statistics -> ``(offset, log gain, log power, weight logit)`` of one source's inverse curve.
 
-    The other source's statistics and which side is corrected are inputs too: the pair tells the task
-    (a dark clean infrared frame and a low-light photograph look alike on their own).
+    The other source's statistics, which side is corrected and both modalities (one-hot, zeros where unknown)
+    are inputs too: the pair tells the task (a dark clean infrared frame and a low-light photograph look alike on
+    their own).
     """
 
     def __init__(self, hidden: int = 96):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(2 * N_FEATURES + 1, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
+        n_in = 2 * N_FEATURES + 1 + 2 * len(MODALITY_KEYS)
+        self.mlp = nn.Sequential(nn.Linear(n_in, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
                                  nn.SiLU(), nn.Linear(hidden, N_PARAMS))
         nn.init.zeros_(self.mlp[-1].weight)  # identity curve at the start: a clean image passes unchanged
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, stats: Tensor, other: Tensor, side: float) -> Tensor:
-        """``[B, 4]`` curve parameters (scaled to their ranges); ``side`` 0 for source A, 1 for B."""
+    def forward(self, stats: Tensor, other: Tensor, side: float, codes: Tensor | None = None,
+                other_codes: Tensor | None = None) -> Tensor:
+        """``[B, 4]`` curve parameters (scaled to their ranges); ``side`` 0 for source A, 1 for B; ``codes`` and
+        ``other_codes`` the modalities' one-hot rows (:func:`modality_one_hot`; None: unknown)."""
         flag = torch.full_like(stats[:, :1], float(side))
-        z = torch.tanh(self.mlp(torch.cat([stats, other, flag], dim=1)))
+        unknown = stats.new_zeros(stats.shape[0], len(MODALITY_KEYS))
+        codes = unknown if codes is None else codes.to(stats)
+        other_codes = unknown if other_codes is None else other_codes.to(stats)
+        z = torch.tanh(self.mlp(torch.cat([stats, other, flag, codes, other_codes], dim=1)))
         scales = torch.tensor([OFFSET_SCALE, LOG_GAIN_SCALE, LOG_POWER_SCALE, LOGIT_SCALE], device=z.device)
         return z * scales.to(z.dtype)
 
@@ -78,9 +118,14 @@ def apply_tone(y: Tensor, params: Tensor, strength: float = 1.0) -> Tensor:
     return (y + strength * torch.sigmoid(logit) * (curved - y)).clamp(0, 1)
 
 
-def tone_parameters(head: ToneHead, y_a: Tensor, y_b: Tensor | None) -> tuple[Tensor, Tensor | None]:
+def tone_parameters(head: ToneHead, y_a: Tensor, y_b: Tensor | None, modalities: tuple = (None, None)
+                    ) -> tuple[Tensor, Tensor | None]:
     """The curve parameters (``[B, 4]``) of every sample of both sources (``[B, C, H, W]`` in [0, 1], statistics over
-    C, H, W); a single source (``y_b=None``) is paired with itself."""
+    C, H, W); a single source (``y_b=None``) is paired with itself.  ``modalities``: source A's and B's, each one
+    for the batch or one per sample (see :func:`modality_one_hot`), None where unknown."""
     stats_a = image_statistics(y_a)
     stats_b = image_statistics(y_b) if y_b is not None else stats_a
-    return head(stats_a, stats_b, 0.0), (head(stats_b, stats_a, 1.0) if y_b is not None else None)
+    code_a = modality_one_hot(modalities[0], y_a.shape[0], y_a.device)
+    code_b = modality_one_hot(modalities[1], y_a.shape[0], y_a.device) if y_b is not None else code_a
+    params_a = head(stats_a, stats_b, 0.0, code_a, code_b)
+    return params_a, (head(stats_b, stats_a, 1.0, code_b, code_a) if y_b is not None else None)

@@ -79,7 +79,7 @@ def _stage_a(ctx: Context, data: CropSampler) -> Stage:
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         clean, mods = data.sample_single(cfg.batch_a)
         # The conditions as inference gets them: through the (frozen) tone head and restorer when there are.
-        cond = prepare_conditions(net, _degrade(clean, mods, ctx.generator, cfg.clean_share_a), None)[0]
+        cond = prepare_conditions(net, _degrade(clean, mods, ctx.generator, cfg.clean_share_a), None, (mods, None))[0]
         x0 = clean * 2 - 1
         n = x0.shape[0]
         t = torch.randint(0, sampler.num_train_timesteps, (n,), device=ctx.device, generator=ctx.generator)
@@ -118,7 +118,7 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
         a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_b)
         cond_a, cond_b = prepare_conditions(net, _degrade(a, mods_a, ctx.generator, cfg.clean_share_b),
-                                            _degrade(b, mods_b, ctx.generator, cfg.clean_share_b))
+                                            _degrade(b, mods_b, ctx.generator, cfg.clean_share_b), (mods_a, mods_b))
         n_steps = int(rng.choice(cfg.rollout_steps))
         sampler.set_timesteps(n_steps)
         k = int(rng.integers(0, n_steps))
