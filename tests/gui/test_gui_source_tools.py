@@ -35,6 +35,7 @@ def _phantom_pair(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture(autouse=True)
 def _imaging_tests_on_path(monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "imaging"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "cli"))
 
 
 def test_frame_spin_box_rereads_a_4d_source_and_the_session_keeps_the_frame(make_window, tmp_path) -> None:
@@ -58,9 +59,12 @@ def test_frame_spin_boxes_hidden_for_plain_sources(make_window) -> None:
     window = make_window()
     window.open_demo("ir_vis")
     assert not window.source_tools.frame_spins["a"].isVisibleTo(window.source_tools)
-    # The demo's IR is an 8-bit display image without a modality: no scale, nothing claimed about temperature.
-    assert window.source_tools.empty.isVisibleTo(window.source_tools)
-    assert not any(label.isVisibleTo(window.source_tools) for label in window.source_tools.thermal_labels.values())
+    # The demo's IR is an 8-bit display image opened as infrared: no temperature scale, and it says so.
+    assert not window.source_tools.empty.isVisibleTo(window.source_tools)  # the modality combos are there
+    assert not window.source_tools.thermal_labels["a"].isVisibleTo(window.source_tools)
+    label = window.source_tools.thermal_labels["b"]
+    assert label.isVisibleTo(window.source_tools) and "uncalibrated" in label.text()
+    assert not window.source_tools.bars["b"].isVisibleTo(window.source_tools)
 
 
 def test_temperature_scale_only_for_calibrated_thermal_images(make_window, tmp_path) -> None:
@@ -129,3 +133,38 @@ def test_old_sessions_without_registration_still_load(tmp_path) -> None:
     data = SessionDocument().to_dict()
     data.pop("registration")  # as written before the field existed
     assert SessionDocument._from_dict(data, tmp_path / "old.tdfsession", None).registration is None
+
+
+def test_modality_combo_names_a_plain_image_and_the_session_keeps_it(make_window, tmp_path) -> None:
+    from PIL import Image as PILImage
+
+    from textdifuse_desktop.gui import session_actions
+
+    window = make_window()
+    assert window.open_demo("ir_vis")  # the demo PNGs are opened as what they show
+    combos = window.source_tools.modality_combos
+    assert (window.raw["a"].modality, window.raw["b"].modality) == ("VIS", "IR")
+    assert combos["b"].isVisibleTo(window.source_tools) and combos["b"].currentData() == "IR"
+    rng = np.random.default_rng(0)
+    for name in ("x.png", "y.png"):
+        PILImage.fromarray(rng.integers(0, 256, (24, 30), dtype=np.uint8)).save(tmp_path / name)
+    assert window.open_pair(tmp_path / "x.png", tmp_path / "y.png")
+    assert combos["a"].currentData() == "OT"  # a plain PNG says nothing: unknown
+    combos["a"].activated.emit(combos["a"].findData("MR"))  # as a user's pick does
+    assert window.raw["a"].modality == "MR" and combos["a"].currentData() == "MR"
+    assert window.raw["b"].modality == "OT"
+    saved = session_actions.save_session_as(window, tmp_path / "m.tdfsession")
+    other = make_window()
+    assert session_actions.open_session(other, saved)
+    assert other.raw["a"].modality == "MR" and other.source_tools.modality_combos["a"].currentData() == "MR"
+
+
+def test_modality_combo_hidden_for_files_that_record_one(make_window, tmp_path) -> None:
+    from test_cli_fuse_safety import _ct
+
+    window = make_window()
+    ct = _ct(tmp_path / "ct.dcm")
+    assert window.open_pair(ct, ct)
+    assert window.raw["a"].modality == "CT"
+    assert not window.source_tools.modality_combos["a"].isVisibleTo(window.source_tools)
+    assert not window.source_tools.set_modality("a", "MR") and window.raw["a"].modality == "CT"

@@ -101,14 +101,18 @@ def test_inference_corrects_both_sources_and_one_acquisition_gets_one_curve() ->
     dark_slice, bright_slice = 0.4 * _scene(3, n=1), 0.6 + 0.4 * _scene(4, n=1)
     stack_a = torch.cat([dark_slice, bright_slice])
     stack_b = _scene(5, n=2)
-    per_slice_a, _ = correct_tones(net, stack_a, stack_b)
-    one_a, one_b = correct_tones(net, stack_a, stack_b, one_acquisition=True)
-    params_a, params_b = net.tone_parameters(stack_a.reshape(1, 2, 48, 48), stack_b.reshape(1, 2, 48, 48))
+    mods = ("MR", "PT")
+    per_slice_a, _ = correct_tones(net, stack_a, stack_b, modalities=mods)
+    one_a, one_b = correct_tones(net, stack_a, stack_b, modalities=mods, one_acquisition=True)
+    params_a, params_b = net.tone_parameters(stack_a.reshape(1, 2, 48, 48), stack_b.reshape(1, 2, 48, 48), mods)
     torch.testing.assert_close(one_a, apply_tone(stack_a, params_a.expand(2, -1)))
     torch.testing.assert_close(one_b, apply_tone(stack_b, params_b.expand(2, -1)))
     assert not torch.allclose(per_slice_a, one_a, atol=1e-3)  # per-slice curves differ from the volume's
-    half_a, _ = correct_tones(net, stack_a, stack_b, restore=0.5)
+    half_a, _ = correct_tones(net, stack_a, stack_b, restore=0.5, modalities=mods)
     torch.testing.assert_close(half_a, 0.5 * (stack_a + per_slice_a))
+    for unknown in ((None, "PT"), ("MR", "OT"), (None, None)):  # a source of unknown modality: no curve at all
+        a, b, curves = correct_tones(net, stack_a, stack_b, modalities=unknown, return_curves=True)
+        assert a is stack_a and b is stack_b and curves is None
 
 
 def test_fuse_runs_the_tone_correction_and_restore_zero_skips_it() -> None:
@@ -116,12 +120,15 @@ def test_fuse_runs_the_tone_correction_and_restore_zero_skips_it() -> None:
     net = build_model(tiny_config()).eval()
     sampler = DDIMSampler()
     a, b = _scene(7, n=1, size=32), _scene(8, n=1, size=32)
-    plain = fuse(net, sampler, a, b, steps=1)
+    mods = ("IR", "VIS")
+    plain = fuse(net, sampler, a, b, steps=1, modalities=mods)
     net.tone = _non_identity_head()
-    corrected = fuse(net, sampler, a, b, steps=1)
+    corrected = fuse(net, sampler, a, b, steps=1, modalities=mods)
     assert (corrected - plain).abs().max() > 1e-3
-    ca, cb = correct_tones(net, a, b)
+    ca, cb = correct_tones(net, a, b, modalities=mods)
     torch.testing.assert_close(fuse(net, sampler, ca, cb, steps=1, tone=False), corrected)
+    torch.testing.assert_close(fuse(net, sampler, a, b, steps=1, restore=0, modalities=mods),
+                               fuse(net, sampler, a, b, steps=1, restore=0))
 
 
 def _weights_with_a_tone_head(folder):
@@ -171,6 +178,9 @@ def test_the_head_reads_each_sources_modality_and_unknown_codes_are_zeros() -> N
     assert not torch.allclose(infrared, mri) and not torch.allclose(infrared, unknown)
     per_sample, _ = tone_parameters(head, x, x.flip(0), (["IR", "MR"], ["VIS", "PT"]))
     torch.testing.assert_close(per_sample, torch.stack([infrared[0], mri[1]]))
+    # A pair given the other way round (visible as A) gets the curves it would get in training's order.
+    visible_first = tone_parameters(head, x.flip(0), x, ("VIS", "IR"))
+    torch.testing.assert_close(visible_first[1], infrared)
 
 
 def test_the_engine_hands_the_sources_modalities_to_the_tone_head(tmp_path) -> None:
@@ -183,12 +193,18 @@ def test_the_engine_hands_the_sources_modalities_to_the_tone_head(tmp_path) -> N
     pixels = [(rng.random((40, 48)) * 255).astype(np.float32) for _ in range(2)]
     params = FusionParams(steps=1, device="cpu", weights=str(weights))
 
-    def curves(mod_a: str, mod_b: str) -> dict:
+    def fused(mod_a: str, mod_b: str):  # noqa: ANN202 - a FusionResult
         request = FusionRequest(Image(pixels[0], modality=mod_a), Image(pixels[1], modality=mod_b), params)
-        return engine_fuse(request).image.meta["fusion"]["tone_curves"]
+        return engine_fuse(request)
 
-    assert curves("IR", "VIS") != curves("OT", "OT")
+    def curves(mod_a: str, mod_b: str) -> dict:
+        return fused(mod_a, mod_b).image.meta["fusion"]["tone_curves"]
+
     assert curves("MR", "VIS")["a"] != curves("IR", "VIS")["a"]
+    unknown = fused("IR", "OT")  # a plain image: no curve for either source, and the result says why
+    assert unknown.image.meta["fusion"]["tone_curves"] is None
+    assert any("modality of source B is unknown" in w for w in unknown.warnings)
+    assert not any("modality" in w for w in fused("IR", "VIS").warnings)
 
 
 def test_units_are_never_restored_after_a_tone_curve_and_keep_units_turns_it_off(tmp_path) -> None:

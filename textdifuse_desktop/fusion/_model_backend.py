@@ -131,13 +131,24 @@ class ModelBackend:
         Also returns the corrections applied, for the result's record (None without a tone head)."""
         from textdifuse_desktop.model.inference import correct_tones
 
-        if self.loaded.net.tone is None or self.restore <= 0:
+        if self.tone_note(modalities) is not None or self.loaded.net.tone is None or self.restore <= 0:
             return ya, yb, None  # nothing to correct: no copy of the stacks to the device and back
         ta, tb, curves = correct_tones(self.loaded.net, self._tensor(ya), self._tensor(yb), self.restore,
                                        modalities=modalities, one_acquisition=one_acquisition, return_curves=True)
         record = {side: [describe_curve(row) for row in params.cpu().tolist()[:1 if one_acquisition else None]]
                   for side, params in zip("ab", curves)}
         return ta[:, 0].float().cpu().numpy(), tb[:, 0].float().cpu().numpy(), record
+
+    def tone_note(self, modalities: tuple[str | None, str | None]) -> str | None:
+        """Why the network's tone correction cannot run on sources of these ``modalities`` (one of them unknown),
+        or None when it can or there is none to run."""
+        from textdifuse_desktop.model.tone import modalities_known, modality_code
+
+        if self.loaded.net.tone is None or self.restore <= 0 or modalities_known(modalities):
+            return None
+        sides = " and ".join(side for side, m in zip("AB", modalities) if modality_code(m) is None)
+        return (f"the modality of source {sides} is unknown, so the network's tone correction (contrast, low light, "
+                "exposure) was not applied; name it (Sources panel, or --modality-a/--modality-b) to have it")
 
     def for_sources(self, ya: np.ndarray, yb: np.ndarray) -> ModelBackend:
         """This backend for one acquisition: ``(N, H, W)`` stacks in [0, 1] (a 2D pair, a volume, a clip), whose

@@ -137,6 +137,10 @@ def run_fusion(
             # The network's global tone correction sees the whole image or volume once, before any tiling.
             modalities = (pair.modalities or {}).get("a"), (pair.modalities or {}).get("b")
             ya, yb, tone_curves = backend.correct_tones(ya, yb, one_acquisition=pair.stacked, modalities=modalities)
+            note = backend.tone_note(modalities) if hasattr(backend, "tone_note") else None
+            if note:
+                log.warning(note)
+                warnings.append(note)
         if hasattr(backend, "for_sources"):
             backend = backend.for_sources(ya, yb)  # so do the gate's degradation statistics
         runner = SliceRunner(backend, params, cancel, passes=1 + int(modulate and cached is None))

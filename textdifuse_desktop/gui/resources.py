@@ -22,6 +22,8 @@ DEMO_PAIRS: dict[str, tuple[str, str]] = {
     "ir_vis": ("ir_vis/vi.png", "ir_vis/ir.png"),
     "mri_pet": ("mri_pet/mri.png", "mri_pet/pet.png"),
 }
+#: What the demo PNGs show (their files record no modality).
+DEMO_MODALITIES: dict[str, tuple[str, str]] = {"ir_vis": ("VIS", "IR"), "mri_pet": ("MR", "PT")}
 
 
 def _candidate_roots(folder: str) -> list[Path]:

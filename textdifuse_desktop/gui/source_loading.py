@@ -18,7 +18,7 @@ from typing import Any
 from PySide6 import QtCore
 
 from textdifuse_desktop.gui import pipeline, strings
-from textdifuse_desktop.gui.resources import demo_pair
+from textdifuse_desktop.gui.resources import DEMO_MODALITIES, demo_pair
 from textdifuse_desktop.gui.viewers import display
 from textdifuse_desktop.gui.viewers.colormaps import default_colormap
 
@@ -81,7 +81,8 @@ class SourceLoadingMixin:
     def open_demo(self, name: str = "ir_vis") -> bool:
         """Open the bundled demo pair ``"ir_vis"`` or ``"mri_pet"``."""
         path_a, path_b = demo_pair(name)
-        ok = self.open_pair(path_a, path_b)
+        modality_a, modality_b = DEMO_MODALITIES[name]
+        ok = self.open_pair(path_a, path_b, {"modality": modality_a}, {"modality": modality_b})
         if ok and name == "mri_pet":
             self.display_panel.set_colormap("fused", "Grey")
         return ok

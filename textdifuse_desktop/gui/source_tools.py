@@ -1,8 +1,13 @@
-"""The "Sources" dock: frame selectors for 4-D sources and the temperature scale of thermal images.
+"""The "Sources" dock: frame selectors for 4-D sources, the modality of plain images and the temperature scale
+of thermal images.
 
 * **Frames.**  A 4-D NIfTI or a DICOM series with several images per slice position (time points, phases,
   echoes) reports ``meta["frame_count"]``; a spin box per such source re-reads it with ``frame=k``
   (the other source stays).  The frame is saved in sessions as the source's read option.
+* **Modality.**  A plain image or video (PNG, TIFF, JPEG, MP4...) records no modality and reads as ``OT``; a
+  combo box per such source names it (infrared, visible, MRI, CT, PET, SPECT) by re-reading the file with
+  ``modality=``, and the session keeps it.  The network's tone correction (contrast, low light, exposure)
+  runs only on sources of known modality.  A DICOM file's modality is its own and gets no combo box.
 * **Temperature scale.**  A thermal source in degrees Celsius (a radiometric image with its calibration:
   ``temperature_scale`` option or a ``<stem>.json`` sidecar, see ``io.readers.raster``) gets a colour bar
   from the low to the high end of its window, in degrees C, with the calibration it came from.  A thermal
@@ -36,10 +41,28 @@ def frame_info(source: Any) -> tuple[int, int] | None:
     return int(meta.get("frame") or 0), int(meta["frame_count"])
 
 
+#: The modalities a plain image can be given (code, label); "OT" = not known.
+MODALITY_CHOICES = (("OT", "Unknown"), ("IR", "Infrared (IR)"), ("VIS", "Visible (VIS)"), ("MR", "MRI (MR)"),
+                    ("CT", "CT"), ("PT", "PET (PT)"), ("NM", "SPECT (NM)"))
+#: Readers of formats that record no modality (the file cannot contradict the user's choice).
+PLAIN_READERS = ("raster", "video", "gui-fallback")
+
+
+def modality_settable(source: Any) -> bool:
+    """Whether the user names ``source``'s modality: a plain image or video, whose file records none."""
+    provenance = getattr(source, "provenance", None)
+    return provenance is not None and provenance.reader in PLAIN_READERS
+
+
 def read_options_of(source: Any) -> dict[str, Any]:
-    """Read options to save in a session for ``source`` (its frame, when it has several)."""
+    """Read options to save in a session for ``source`` (its frame, when it has several; the modality the user
+    gave a plain image)."""
     info = frame_info(source)
-    return {"frame": info[0]} if info else {}
+    options: dict[str, Any] = {"frame": info[0]} if info else {}
+    modality = str(getattr(source, "modality", "") or "OT")
+    if modality_settable(source) and modality != "OT":
+        options["modality"] = modality
+    return options
 
 
 def thermal_state(source: Any) -> str:
@@ -88,13 +111,15 @@ class TemperatureBar(QtWidgets.QWidget):
 
 
 class SourceTools(QtWidgets.QWidget):
-    """Frame spin boxes and temperature scales of sources A and B (hidden when they do not apply)."""
+    """Frame spin boxes, modality choices and temperature scales of sources A and B (hidden when they do not
+    apply)."""
 
     def __init__(self, window: Any):
         super().__init__()
         self.window = window
         layout = QtWidgets.QFormLayout(self)
         self.frame_spins: dict[str, QtWidgets.QSpinBox] = {}
+        self.modality_combos: dict[str, QtWidgets.QComboBox] = {}
         self.thermal_labels: dict[str, QtWidgets.QLabel] = {}
         self.bars: dict[str, TemperatureBar] = {}
         for key, role in ROLES:
@@ -105,13 +130,22 @@ class SourceTools(QtWidgets.QWidget):
             spin.valueChanged.connect(lambda value, k=key: self.set_frame(k, value))
             layout.addRow(f"Frame {role}", spin)
             self.frame_spins[key] = spin
+            combo = QtWidgets.QComboBox()
+            combo.setObjectName(f"modality_combo_{key}")
+            for code, label in MODALITY_CHOICES:
+                combo.addItem(label, code)
+            combo.setToolTip(f"What source {role} shows; its file does not say.  The network's tone correction "
+                             "(contrast, low light, exposure) runs only when both sources' modalities are known")
+            combo.activated.connect(lambda index, k=key, c=combo: self.set_modality(k, c.itemData(index)))
+            layout.addRow(f"Modality {role}", combo)
+            self.modality_combos[key] = combo
             label = QtWidgets.QLabel()
             label.setWordWrap(True)
             bar = TemperatureBar()
             layout.addRow(label)
             layout.addRow(bar)
             self.thermal_labels[key], self.bars[key] = label, bar
-        self.empty = QtWidgets.QLabel("Nothing to set: no 4-D or thermal source is open.")
+        self.empty = QtWidgets.QLabel("Nothing to set: no 4-D, plain-image or thermal source is open.")
         self.empty.setWordWrap(True)
         layout.addRow(self.empty)
         window.sources_changed.connect(self.refresh)
@@ -130,6 +164,17 @@ class SourceTools(QtWidgets.QWidget):
             path = str(Path(source.provenance.source_paths[0]).parent)
         return bool(self.window.open_source(key, path, frame=int(frame)))
 
+    def set_modality(self, key: str, modality: str) -> bool:
+        """Re-read plain source ``key`` as ``modality`` (``"IR"``, ``"VIS"``, ``"MR"``...; ``"OT"`` = unknown),
+        keeping its frame; True when it loaded."""
+        source = self.window.raw.get(key)
+        if not modality_settable(source) or str(source.modality or "OT") == modality:
+            return False
+        options = {k: v for k, v in read_options_of(source).items() if k != "modality"}
+        if modality != "OT":
+            options["modality"] = modality
+        return bool(self.window.open_source(key, source.provenance.source_paths[0], **options))
+
     def refresh(self) -> None:
         """Show the controls that apply to the current sources."""
         from textdifuse_desktop.gui.viewers.colormaps import lookup_table
@@ -145,6 +190,12 @@ class SourceTools(QtWidgets.QWidget):
             spin.setSuffix(f" of {info[1]} (0-based)" if info else "")
             spin.blockSignals(False)
             self._show_row(spin, info is not None)
+            combo = self.modality_combos[key]
+            settable = modality_settable(source)
+            combo.blockSignals(True)
+            combo.setCurrentIndex(max(combo.findData(str(getattr(source, "modality", "") or "OT")), 0))
+            combo.blockSignals(False)
+            self._show_row(combo, settable)
             state = thermal_state(source)
             label, bar = self.thermal_labels[key], self.bars[key]
             if state == "calibrated":
@@ -161,7 +212,7 @@ class SourceTools(QtWidgets.QWidget):
                 label.setText(UNCALIBRATED.format(role=role, stem=stem))
             label.setVisible(bool(state))
             bar.setVisible(state == "calibrated")
-            visible = visible or info is not None or bool(state)
+            visible = visible or info is not None or bool(state) or settable
         self.empty.setVisible(not visible)
 
     def _show_row(self, field: QtWidgets.QWidget, shown: bool) -> None:

@@ -17,7 +17,7 @@ from torch import Tensor
 from textdifuse_desktop.model.cuda_graphs import graphed_denoiser
 from textdifuse_desktop.model.network import FusionDiffusionNet
 from textdifuse_desktop.model.sampler import DDIMSampler
-from textdifuse_desktop.model.tone import apply_tone
+from textdifuse_desktop.model.tone import apply_tone, modalities_known
 
 log = logging.getLogger(__name__)
 
@@ -137,15 +137,16 @@ def correct_tones(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None, re
                   modalities: tuple = (None, None), one_acquisition: bool = False,
                   return_curves: bool = False) -> tuple:
     """Both sources (``[B,1,H,W]`` in [0, 1]) through the network's learned tone correction (:mod:`.tone`),
-    blended with the input by ``restore``; unchanged without a tone head or at ``restore=0``.
+    blended with the input by ``restore``; unchanged without a tone head, at ``restore=0``, or where a source's
+    modality is unknown (:func:`~.tone.modalities_known`).
 
-    ``modalities``: source A's and B's (one for the batch or one per sample; None where unknown).
+    ``modalities``: source A's and B's (one for the batch or one per sample; None or ``"OT"`` where unknown).
     ``one_acquisition``: the B samples are slices of one volume and get one curve per source, from the
     statistics of the whole stack (per-slice curves would make the volume flicker from slice to slice).
     ``return_curves``: also return both sources' curve parameters (``[B, 4]`` each; None when none ran).
     Runs without gradients but outside inference mode, so that training can use its results as inputs.
     """
-    if model.tone is None or restore <= 0:
+    if model.tone is None or restore <= 0 or not modalities_known(modalities[:1 if y_b is None else 2]):
         return (y_a, y_b, None) if return_curves else (y_a, y_b)
     sources = [y.float() if y is not None else None for y in (y_a, y_b)]
     with torch.no_grad():

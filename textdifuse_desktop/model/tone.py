@@ -10,11 +10,13 @@ trained on clean and degraded images alike it learns to leave a clean image as i
 makes that exact: a saturated sigmoid turns the curve off, where an offset would have to hit exactly 0 (a few
 grey levels of offset erase a faint medical background).
 
-The head is also told both sources' modalities when they are known (:data:`MODALITY_KEYS`; an unknown one, such
-as a plain PNG's ``OT``, is all zeros, and training hides them now and then so that the head still works
-without).  The statistics alone cannot tell a clean infrared frame with a lifted black level (one in six of the
-training frames) from a washed-out one, nor infrared from MRI on side A, whose contrast loss lifts its black level
-too; the modality and the partner's narrow that down (validation.md, run 17).
+The head is also told both sources' modalities (:data:`MODALITY_KEYS`, one-hot).  The statistics alone cannot tell
+a clean infrared frame with a lifted black level (one in six of the training frames) from a washed-out one, nor
+infrared from MRI on side A, whose contrast loss lifts its black level too; the modality and the partner's narrow
+that down.  Training hides them for a quarter of the pairs (all-zero rows), but a head without them still
+stretched the synthetic dark-night scene of the no-halo checks into a dark ring, so inference applies the curves
+only when both modalities are known (:func:`modalities_known`; a plain PNG reads as ``OT``, and the user names
+its modality: ``--modality-a``/``-b``, the GUI's Sources panel).  validation.md, run 17.
 
 The correction is computed once per source over a whole image or volume (:func:`tone_parameters`), before
 any tiling, so that tiles and slices of one acquisition get one curve.
@@ -47,6 +49,25 @@ def modality_code(modality: str | None) -> str | None:
         return None
     key = MODALITY_ALIASES.get(str(modality).upper(), str(modality).lower())
     return key if key in MODALITY_KEYS else None
+
+
+def modalities_known(modalities: tuple) -> bool:
+    """Whether every source's modality in ``modalities`` (each one, None, or one per sample) is known: the tone
+    correction runs only then (see the module docstring)."""
+    per_sample = [m for entry in modalities for m in (entry if isinstance(entry, (list, tuple)) else [entry])]
+    return bool(per_sample) and all(modality_code(m) is not None for m in per_sample)
+
+
+#: The modalities that were source A in every training pair (B: visible, CT, PET, SPECT).
+SIDE_A_KEYS = ("ir", "mri")
+
+
+def _swapped(modalities: tuple) -> bool:
+    """Whether a pair's known modalities come in the opposite order to training's (e.g. visible as A)."""
+    if not all(isinstance(m, str) for m in modalities):
+        return False
+    key_a, key_b = (modality_code(m) for m in modalities)
+    return key_b in SIDE_A_KEYS and key_a is not None and key_a not in SIDE_A_KEYS
 
 
 def modality_one_hot(modalities: str | None | Sequence[str | None], batch: int, device: torch.device) -> Tensor:
@@ -123,6 +144,10 @@ def tone_parameters(head: ToneHead, y_a: Tensor, y_b: Tensor | None, modalities:
     """The curve parameters (``[B, 4]``) of every sample of both sources (``[B, C, H, W]`` in [0, 1], statistics over
     C, H, W); a single source (``y_b=None``) is paired with itself.  ``modalities``: source A's and B's, each one
     for the batch or one per sample (see :func:`modality_one_hot`), None where unknown."""
+    if y_b is not None and _swapped(modalities):
+        # Trained with infrared or MRI as source A: a pair given the other way round is shown to it that way.
+        params_b, params_a = tone_parameters(head, y_b, y_a, modalities[::-1])
+        return params_a, params_b
     stats_a = image_statistics(y_a)
     stats_b = image_statistics(y_b) if y_b is not None else stats_a
     code_a = modality_one_hot(modalities[0], y_a.shape[0], y_a.device)
