@@ -146,9 +146,11 @@ class ModelBackend:
 
         if self.loaded.net.tone is None or self.restore <= 0 or modalities_known(modalities):
             return None
-        sides = " and ".join(side for side, m in zip("AB", modalities) if modality_code(m) is None)
-        return (f"the modality of source {sides} is unknown, so the network's tone correction (contrast, low light, "
-                "exposure) was not applied; name it (Sources panel, or --modality-a/--modality-b) to have it")
+        sides = [side for side, m in zip("AB", modalities) if modality_code(m) is None]
+        what = (f"the modality of source {sides[0]} is unknown" if len(sides) == 1
+                else "the modalities of sources A and B are unknown")
+        return (f"{what}, so the network's tone correction (contrast, low light, exposure) was not applied; name "
+                f"{'it' if len(sides) == 1 else 'them'} (Sources panel, or --modality-a/--modality-b) to have it")
 
     def for_sources(self, ya: np.ndarray, yb: np.ndarray) -> ModelBackend:
         """This backend for one acquisition: ``(N, H, W)`` stacks in [0, 1] (a 2D pair, a volume, a clip), whose
