@@ -159,6 +159,31 @@ def test_modality_combo_names_a_plain_image_and_the_session_keeps_it(make_window
     assert other.raw["a"].modality == "MR" and other.source_tools.modality_combos["a"].currentData() == "MR"
 
 
+def test_modality_combo_names_nifti_volumes_so_the_tone_correction_runs(make_window, qtbot, tmp_path) -> None:
+    """NIfTI records no modality either: the user names both volumes, the re-read keeps the volume, and the
+    fused result (shipped model) no longer warns that the tone correction was skipped."""
+    from textdifuse_desktop.fusion import FusionParams
+
+    def tone_warnings() -> list[str]:
+        with qtbot.waitSignal(window.fusion_done, timeout=120000) as blocker:
+            window.run_fusion(FusionParams(method="textdifuse", steps=1, device="cpu"))
+        return [w for w in blocker.args[0].warnings if "tone correction" in w]
+
+    window = make_window()
+    a, b = _phantom_pair(tmp_path)
+    assert window.open_pair(a, b)
+    combos = window.source_tools.modality_combos
+    assert window.raw["a"].modality == "OT" and combos["a"].isVisibleTo(window.source_tools)
+    assert tone_warnings()
+    shape = window.raw["a"].pixels.shape
+    combos["a"].activated.emit(combos["a"].findData("MR"))
+    combos["b"].activated.emit(combos["b"].findData("PT"))
+    assert (window.raw["a"].modality, window.raw["b"].modality) == ("MR", "PT")
+    assert window.raw["a"].pixels.shape == shape and window.raw["a"].units == ""  # the same volume, no unit claim
+    assert combos["b"].currentData() == "PT"
+    assert not tone_warnings()
+
+
 def test_modality_combo_hidden_for_files_that_record_one(make_window, tmp_path) -> None:
     from test_cli_fuse_safety import _ct
 

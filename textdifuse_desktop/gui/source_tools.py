@@ -4,10 +4,11 @@ of thermal images.
 * **Frames.**  A 4-D NIfTI or a DICOM series with several images per slice position (time points, phases,
   echoes) reports ``meta["frame_count"]``; a spin box per such source re-reads it with ``frame=k``
   (the other source stays).  The frame is saved in sessions as the source's read option.
-* **Modality.**  A plain image or video (PNG, TIFF, JPEG, MP4...) records no modality and reads as ``OT``; a
-  combo box per such source names it (infrared, visible, MRI, CT, PET, SPECT) by re-reading the file with
-  ``modality=``, and the session keeps it.  The network's tone correction (contrast, low light, exposure)
-  runs only on sources of known modality.  A DICOM file's modality is its own and gets no combo box.
+* **Modality.**  A plain image or video (PNG, TIFF, JPEG, MP4...) or a NIfTI volume records no modality and
+  reads as ``OT``; a combo box per such source names it (infrared, visible, MRI, CT, PET, SPECT) by re-reading
+  the file with ``modality=`` (for NIfTI, CT also means values in HU, as the reader documents), and the session
+  keeps it.  The network's tone correction (contrast, low light, exposure) runs only on sources of known
+  modality.  A DICOM file's modality is its own and gets no combo box.
 * **Temperature scale.**  A thermal source in degrees Celsius (a radiometric image with its calibration:
   ``temperature_scale`` option or a ``<stem>.json`` sidecar, see ``io.readers.raster``) gets a colour bar
   from the low to the high end of its window, in degrees C, with the calibration it came from.  A thermal
@@ -45,11 +46,12 @@ def frame_info(source: Any) -> tuple[int, int] | None:
 MODALITY_CHOICES = (("OT", "Unknown"), ("IR", "Infrared (IR)"), ("VIS", "Visible (VIS)"), ("MR", "MRI (MR)"),
                     ("CT", "CT"), ("PT", "PET (PT)"), ("NM", "SPECT (NM)"))
 #: Readers of formats that record no modality (the file cannot contradict the user's choice).
-PLAIN_READERS = ("raster", "video", "gui-fallback")
+PLAIN_READERS = ("raster", "video", "gui-fallback", "nifti")
 
 
 def modality_settable(source: Any) -> bool:
-    """Whether the user names ``source``'s modality: a plain image or video, whose file records none."""
+    """Whether the user names ``source``'s modality: a plain image, video or NIfTI volume, whose file records
+    none."""
     provenance = getattr(source, "provenance", None)
     return provenance is not None and provenance.reader in PLAIN_READERS
 
