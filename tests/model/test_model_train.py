@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -170,7 +171,11 @@ def test_end_to_end_tiny_run(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
     pack = _synthetic_pack(tmp_path / "pack.npz")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+    with socket.socket() as probe:  # a free loopback port, chosen at run time
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", port,
            "-m", "textdifuse_desktop.model.train", "--ddp", "--device", "cpu", "--tiny", "--train-pack", str(pack),
            "--out", str(tmp_path / "ddp"), "--iters-t", "2", "--crop-t", "32", "--batch-t", "2", "--iters-a", "3", "--iters-b", "2", "--batch-a", "2", "--batch-b", "2",
            "--crop-a", "32", "--crop-b", "32", "--rollout-steps", "1,2", "--no-progress",
