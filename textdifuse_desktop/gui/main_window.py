@@ -92,8 +92,8 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
 
         self.fusion_panel = FusionPanel()
         self.display_panel = DisplayPanel()
-        self.fusion_dock = self._add_dock(strings.DOCK_FUSION, self.fusion_panel, "fusion")
-        self.display_dock = self._add_dock(strings.DOCK_DISPLAY, self.display_panel, "display")
+        self.fusion_dock = self.add_dock(strings.DOCK_FUSION, self.fusion_panel, "fusion")
+        self.display_dock = self.add_dock(strings.DOCK_DISPLAY, self.display_panel, "display")
         self.controller = FusionController(self)
         self.regions = RegionsBridge(self)
         if settings is not None:
@@ -117,7 +117,8 @@ class MainWindow(SourceLoadingMixin, FusionControlsMixin, ViewControlsMixin, QtW
         self.undo_controls = UndoController(self)  # Edit > Undo/Redo of view, parameter and region changes
 
     # ------------------------------------------------------------- construction
-    def _add_dock(self, title: str, widget: QtWidgets.QWidget, name: str) -> QtWidgets.QDockWidget:
+    def add_dock(self, title: str, widget: QtWidgets.QWidget, name: str) -> QtWidgets.QDockWidget:
+        """A right-hand dock ``dock_<name>`` holding ``widget`` in a scroll area (for short windows)."""
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(f"dock_{name}")
         scroll = QtWidgets.QScrollArea()

@@ -216,6 +216,21 @@ class SourceTools(QtWidgets.QWidget):
             bar.setVisible(state == "calibrated")
             visible = visible or info is not None or bool(state) or settable
         self.empty.setVisible(not visible)
+        self._fit_dock()
+
+    def _fit_dock(self) -> None:
+        """Grow the Sources dock to show its rows (up to 40 % of the window) when they no longer fit; never
+        shrink it, so that a height the user chose stays."""
+        dock = getattr(self.window, "source_dock", None)
+        if dock is None or dock.isFloating():
+            return
+        missing = self.sizeHint().height() - self.parentWidget().height() if self.parentWidget() else 0
+        if missing > 0:
+            height = min(dock.height() + missing, int(self.window.height() * 0.4))
+            # The Fusion dock is named with the height its panel needs, so the space comes from the Display dock.
+            fusion = self.window.fusion_dock
+            needed = max(fusion.height(), self.window.fusion_panel.sizeHint().height() + 40)
+            self.window.resizeDocks([fusion, dock], [needed, height], QtCore.Qt.Orientation.Vertical)
 
     def _show_row(self, field: QtWidgets.QWidget, shown: bool) -> None:
         layout = self.layout()
@@ -229,15 +244,12 @@ def install_source_tools(window: Any) -> None:
     from textdifuse_desktop.gui.registration_controls import RegistrationControls
 
     window.source_tools = SourceTools(window)
-    dock = QtWidgets.QDockWidget("Sources", window)
-    dock.setObjectName("dock_sources")
-    dock.setWidget(window.source_tools)
-    window.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    window.source_dock = dock
+    # Scrolls like the other docks: in a short window the wrapped calibration notes would otherwise be cut off.
+    window.source_dock = window.add_dock("Sources", window.source_tools, "sources")
     menus = {action.text().replace("&", ""): action.menu() for action in window.menuBar().actions()}
     window.registration = RegistrationControls(window, menus.get(strings.MENU_FUSION.replace("&", "")))
     view_menu = menus.get(strings.MENU_VIEW.replace("&", ""))
     if view_menu is not None:
-        view_menu.addAction(dock.toggleViewAction())
+        view_menu.addAction(window.source_dock.toggleViewAction())
     # The colour bar follows the IR pane's colour map and window.
     window.display_panel.colormap_changed.connect(lambda *_: window.source_tools.refresh())
