@@ -209,11 +209,10 @@ def _fuse_videos(args: argparse.Namespace, a: Any, b: Any, out: Path, quiet: boo
 def _fuse_one(args: argparse.Namespace, path_a: Path, path_b: Path, out: Path, fmt: str | None,
               quiet: bool) -> list[Path]:
     from textdifuse_desktop.imaging.image import Image
-    from textdifuse_desktop.io import read_image
 
     options = read_options(args)
-    a = _with_modality(read_image(path_a, **_frame_option(options, args.frame_a)), args.modality_a, path_a, "a")
-    b = _with_modality(read_image(path_b, **_frame_option(options, args.frame_b)), args.modality_b, path_b, "b")
+    a = _read_source(path_a, _frame_option(options, args.frame_a), args.modality_a, "a")
+    b = _read_source(path_b, _frame_option(options, args.frame_b), args.modality_b, "b")
     if isinstance(a, Image) and isinstance(b, Image):
         return _fuse_images(args, a, b, out, fmt, quiet, [path_a, path_b])
     return _fuse_videos(args, a, b, out, quiet, [path_a, path_b])
@@ -223,22 +222,21 @@ def _frame_option(options: dict[str, Any], frame: int | None) -> dict[str, Any]:
     return options if frame is None else {**options, "frame": frame}
 
 
-def _with_modality(source: Any, modality: str | None, path: Path, side: str) -> Any:
-    """``source`` (an Image or a video sequence) given ``modality`` where its file records none (``OT``); a
-    file's own, different modality is a UsageError: a clinical label is never silently replaced."""
+def _read_source(path: Path, options: dict[str, Any], modality: str | None, side: str) -> Any:
+    """``path`` read with ``options``; where its file records no modality (``OT``) and the user named one, read
+    again as that modality, as the GUI's Sources panel does (a NIfTI named CT then reads in HU).  A file's own,
+    different modality is a UsageError: a clinical label is never silently replaced."""
     from textdifuse_desktop.errors import UsageError
-    from textdifuse_desktop.imaging.image import Image
+    from textdifuse_desktop.io import read_image
 
+    source = read_image(path, **options)
     recorded = str(getattr(source, "modality", "") or "OT").upper()
     if modality is None or recorded == modality:
         return source
     if recorded != "OT":
         raise UsageError(f"{path} records modality {recorded}; --modality-{side} {modality} contradicts it",
                          hint="leave the option out for files that record a modality")
-    if isinstance(source, Image):
-        return source.with_pixels(source.pixels, modality=modality)
-    source.modality = modality
-    return source
+    return read_image(path, **options, modality=modality)
 
 
 def _fuse_folders(args: argparse.Namespace) -> int:
