@@ -25,7 +25,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from textdifuse_desktop.cli._read_options import add_read_arguments, read_options
+from textdifuse_desktop.cli._read_options import (
+    add_read_arguments,
+    add_source_modality_arguments,
+    read_options,
+    read_source,
+)
 from textdifuse_desktop.config import DEFAULT_STEPS
 
 log = logging.getLogger(__name__)
@@ -72,12 +77,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="frame (time point) of source A when it is a 4-D NIfTI or a DICOM series with several "
                              "images per slice position (overrides --frame for A; from 0)")
     parser.add_argument("--frame-b", type=int, default=None, help="the same for source B")
-    for side in ("a", "b"):
-        parser.add_argument(f"--modality-{side}", type=_modality_code, choices=MODALITY_CHOICES, default=None,
-                            help=f"modality of source {side.upper()} ({', '.join(MODALITY_CHOICES)}; ir, vis, mri, "
-                                 "ct, pet, spect also work) where its file records none (plain images read as "
-                                 "OT); the network's tone correction reads it.  A file's own modality is never "
-                                 "overridden: a different value is an error")
+    add_source_modality_arguments(parser)
     parser.add_argument("--deidentify", action="store_true", help="de-identify DICOM outputs")
     parser.add_argument("--allow-different-patients", action="store_true",
                         help="fuse sources of different patients (or frames of reference without --register) "
@@ -211,8 +211,8 @@ def _fuse_one(args: argparse.Namespace, path_a: Path, path_b: Path, out: Path, f
     from textdifuse_desktop.imaging.image import Image
 
     options = read_options(args)
-    a = _read_source(path_a, _frame_option(options, args.frame_a), args.modality_a, "a")
-    b = _read_source(path_b, _frame_option(options, args.frame_b), args.modality_b, "b")
+    a = read_source(path_a, _frame_option(options, args.frame_a), args.modality_a, "a")
+    b = read_source(path_b, _frame_option(options, args.frame_b), args.modality_b, "b")
     if isinstance(a, Image) and isinstance(b, Image):
         return _fuse_images(args, a, b, out, fmt, quiet, [path_a, path_b])
     return _fuse_videos(args, a, b, out, quiet, [path_a, path_b])
@@ -220,23 +220,6 @@ def _fuse_one(args: argparse.Namespace, path_a: Path, path_b: Path, out: Path, f
 
 def _frame_option(options: dict[str, Any], frame: int | None) -> dict[str, Any]:
     return options if frame is None else {**options, "frame": frame}
-
-
-def _read_source(path: Path, options: dict[str, Any], modality: str | None, side: str) -> Any:
-    """``path`` read with ``options``; where its file records no modality (``OT``) and the user named one, read
-    again as that modality, as the GUI's Sources panel does (a NIfTI named CT then reads in HU).  A file's own,
-    different modality is a UsageError: a clinical label is never silently replaced."""
-    from textdifuse_desktop.errors import UsageError
-    from textdifuse_desktop.io import read_image
-
-    source = read_image(path, **options)
-    recorded = str(getattr(source, "modality", "") or "OT").upper()
-    if modality is None or recorded == modality:
-        return source
-    if recorded != "OT":
-        raise UsageError(f"{path} records modality {recorded}; --modality-{side} {modality} contradicts it",
-                         hint="leave the option out for files that record a modality")
-    return read_image(path, **options, modality=modality)
 
 
 def _fuse_folders(args: argparse.Namespace) -> int:
@@ -267,17 +250,6 @@ def _fuse_folders(args: argparse.Namespace) -> int:
         for path in written:
             print(path)
     return exit_code
-
-
-MODALITY_CHOICES = ("IR", "VIS", "MR", "CT", "PT", "NM")
-
-
-def _modality_code(text: str) -> str:
-    """``"mri"`` -> ``"MR"``, ``"pet"`` -> ``"PT"``...: the degradation keys map to the DICOM codes."""
-    from textdifuse_desktop.imaging.degrade import MODALITY_ALIASES
-
-    codes = {key: code for code, key in MODALITY_ALIASES.items()}
-    return codes.get(text.lower(), text.upper())
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
