@@ -75,16 +75,17 @@ def front_end(net, head, a, b, restore=1.0, modalities=(None, None)):
         return T.apply_tone(xa, pa, restore), T.apply_tone(xb, pb, restore)
 
 
-def train(out, budget, lr=1e-3, batch=16, crop=256, clean_share=0.55):
-    """Stage T for the dual head (``budget`` seconds, cosine LR), its state saved to ``out``."""
+def train(out, budget, lr=1e-3, batch=16, crop=256, clean_share=0.55, init=None, seed=19):
+    """Stage T for the dual head (``budget`` seconds, cosine LR; from the head saved at ``init`` when given), its
+    state saved to ``out``."""
     from textdifuse_desktop.model._trainer import _degrade
     from textdifuse_desktop.model.data import CropSampler, load_pack
     from textdifuse_desktop.model.losses import ssim_map
     torch.manual_seed(0)
     net = load_model(None).net.eval()
-    head = DualHead(net.tone)
-    data = CropSampler(load_pack(".gpu_data/train_pack.npz"), crop, "cpu", seed=19)
-    gen = torch.Generator().manual_seed(19)
+    head = DualHead(net.tone) if init is None else load_head(init).train()
+    data = CropSampler(load_pack(".gpu_data/train_pack.npz"), crop, "cpu", seed=seed)
+    gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.0)
     t0, it = time.perf_counter(), 0
     while (elapsed := time.perf_counter() - t0) < budget:
@@ -210,11 +211,14 @@ def main() -> int:
     t = sub.add_parser("train")
     t.add_argument("out")
     t.add_argument("--budget", type=float, default=1500.0, help="seconds")
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--init", default=None, help="continue from this saved head")
+    t.add_argument("--seed", type=int, default=19)
     ev = sub.add_parser("evaluate")
     ev.add_argument("head")
     args = parser.parse_args()
     if args.command == "train":
-        train(args.out, args.budget)
+        train(args.out, args.budget, lr=args.lr, init=args.init, seed=args.seed)
     else:
         evaluate(args.head)
     return 0
