@@ -130,8 +130,9 @@ class ModelBackend:
 
         Also returns the corrections applied, for the result's record (None without a tone head)."""
         from textdifuse_desktop.model.inference import correct_tones
+        from textdifuse_desktop.model.tone import modalities_known
 
-        if self.tone_note(modalities) is not None or self.loaded.net.tone is None or self.restore <= 0:
+        if self.loaded.net.tone is None or self.restore <= 0 or not modalities_known(modalities):
             return ya, yb, None  # nothing to correct: no copy of the stacks to the device and back
         ta, tb, curves = correct_tones(self.loaded.net, self._tensor(ya), self._tensor(yb), self.restore,
                                        modalities=modalities, one_acquisition=one_acquisition, return_curves=True)
