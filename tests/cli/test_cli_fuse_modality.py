@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 def weights_with_tone_head(tmp_path_factory) -> Path:
     from textdifuse_desktop.model.network import build_model, tiny_config
     from textdifuse_desktop.model.sampler import DDIMSampler
-    from textdifuse_desktop.model.tone import MODALITY_KEYS, ToneHead
+    from textdifuse_desktop.model.tone import MODALITY_KEYS, N_FEATURES, ToneHead
     from textdifuse_desktop.model.weights import save_model
 
     torch.manual_seed(0)
@@ -26,7 +26,8 @@ def weights_with_tone_head(tmp_path_factory) -> Path:
     net.tone = ToneHead()
     torch.nn.init.normal_(net.tone.mlp[-1].weight, std=0.3)  # a head whose curves depend on its inputs,
     with torch.no_grad():
-        net.tone.mlp[0].weight[:, -2 * len(MODALITY_KEYS):] *= 30  # most of all on the modalities
+        codes = 2 * N_FEATURES + 1  # the first modality input (ToneHead.forward's order)
+        net.tone.mlp[0].weight[:, codes:codes + 2 * len(MODALITY_KEYS)] *= 30  # most of all on the modalities
     path = tmp_path_factory.mktemp("tone") / "model.safetensors"
     save_model(net, DDIMSampler().config, path)
     return path

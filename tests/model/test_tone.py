@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from textdifuse_desktop.model import tone as tone_module
-from textdifuse_desktop.model.inference import correct_tones, fuse
+from textdifuse_desktop.model.inference import correct_tones, fuse, prepare_sources, restore_sources
 from textdifuse_desktop.model.losses import tone_loss
 from textdifuse_desktop.model.network import build_model, tiny_config
 from textdifuse_desktop.model.sampler import DDIMSampler
@@ -37,7 +37,7 @@ def _non_identity_head(seed: int = 0) -> ToneHead:
 
 def test_a_fresh_head_is_the_identity_and_strength_zero_leaves_the_input() -> None:
     x = _scene(0)
-    params_a, params_b = tone_parameters(ToneHead(), x, x.flip(0))
+    params_a, params_b = tone_parameters(ToneHead(), (x, x.flip(0)), (x, x.flip(0)))
     assert torch.equal(params_a, torch.zeros_like(params_a)) and torch.equal(params_b, torch.zeros_like(params_b))
     torch.testing.assert_close(apply_tone(x, params_a), x)
     curve = torch.tensor([[0.2, 0.5, -0.3, 3.0]]).expand(x.shape[0], -1)
@@ -77,18 +77,22 @@ def test_training_the_head_learns_to_undo_contrast_loss_and_keep_clean_images() 
         washed = torch.rand(a.shape[0], 1, 1, 1, generator=gen) < 0.6
         return (torch.where(washed, alpha * a + (1 - alpha), a), b), (a, b)
 
+    def loss_of(pairs):  # no restorer here: the restored pair is the degraded one
+        degraded, clean = pairs
+        return tone_loss(head, degraded, degraded, clean)
+
     held_out = batch(999)
     with torch.no_grad():
-        before = float(tone_loss(head, *held_out))
+        before = float(loss_of(held_out))
     for step in range(400):
-        loss = tone_loss(head, *batch(step))
+        loss = loss_of(batch(step))
         opt.zero_grad()
         loss.backward()
         opt.step()
     with torch.no_grad():
-        after = float(tone_loss(head, *held_out))
-        clean = _scene(5000)
-        params, _ = tone_parameters(head, clean, _scene(6000))
+        after = float(loss_of(held_out))
+        clean, other = _scene(5000), _scene(6000)
+        params, _ = tone_parameters(head, (clean, other), (clean, other))
         clean_error = float((apply_tone(clean, params) - clean).abs().mean())
     assert after < 0.4 * before
     assert clean_error < 0.02
@@ -102,17 +106,40 @@ def test_inference_corrects_both_sources_and_one_acquisition_gets_one_curve() ->
     stack_a = torch.cat([dark_slice, bright_slice])
     stack_b = _scene(5, n=2)
     mods = ("MR", "PT")
-    per_slice_a, _ = correct_tones(net, stack_a, stack_b, modalities=mods)
-    one_a, one_b = correct_tones(net, stack_a, stack_b, modalities=mods, one_acquisition=True)
-    params_a, params_b = net.tone_parameters(stack_a.reshape(1, 2, 48, 48), stack_b.reshape(1, 2, 48, 48), mods)
+    per_slice_a, _ = prepare_sources(net, stack_a, stack_b, modalities=mods)
+    one_a, one_b = prepare_sources(net, stack_a, stack_b, modalities=mods, one_acquisition=True)
+    whole_a, whole_b = stack_a.reshape(1, 2, 48, 48), stack_b.reshape(1, 2, 48, 48)
+    params_a, params_b = net.tone_parameters((whole_a, whole_b), (whole_a, whole_b), mods)
     torch.testing.assert_close(one_a, apply_tone(stack_a, params_a.expand(2, -1)))
     torch.testing.assert_close(one_b, apply_tone(stack_b, params_b.expand(2, -1)))
     assert not torch.allclose(per_slice_a, one_a, atol=1e-3)  # per-slice curves differ from the volume's
-    half_a, _ = correct_tones(net, stack_a, stack_b, restore=0.5, modalities=mods)
+    half_a, _ = prepare_sources(net, stack_a, stack_b, restore=0.5, modalities=mods)
     torch.testing.assert_close(half_a, 0.5 * (stack_a + per_slice_a))
     for unknown in ((None, "PT"), ("MR", "OT"), (None, None)):  # a source of unknown modality: no curve at all
-        a, b, curves = correct_tones(net, stack_a, stack_b, modalities=unknown, return_curves=True)
+        a, b, curves = prepare_sources(net, stack_a, stack_b, modalities=unknown, return_curves=True)
         assert a is stack_a and b is stack_b and curves is None
+
+
+def test_the_curves_read_the_raw_and_the_restored_sources_and_apply_after_the_restorer() -> None:
+    torch.manual_seed(0)
+    net = build_model({**tiny_config(), "restorer": 1}).eval()
+    net.tone = _non_identity_head()
+    torch.nn.init.normal_(net.tone.mlp[0].weight, std=0.3)
+    with torch.no_grad():  # a restorer that changes its input, so that raw and restored differ
+        for p in net.restorer.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    a, b = _scene(11, n=2), _scene(12, n=2)
+    mods = ("MR", "CT")
+    ra, rb = restore_sources(net, a, b)
+    assert (ra - a).abs().max() > 1e-3
+    params = net.tone_parameters((a, b), (ra, rb), mods)
+    prepared = prepare_sources(net, a, b, modalities=mods)
+    for out, restored, p in zip(prepared, (ra, rb), params):
+        torch.testing.assert_close(out, apply_tone(restored, p))
+    # Both inputs matter: the same restored sources with other raw ones get other curves, and the other way round.
+    assert not torch.allclose(net.tone_parameters((a * 0.5, b), (ra, rb), mods)[0], params[0])
+    assert not torch.allclose(net.tone_parameters((a, b), (ra * 0.5, rb), mods)[0], params[0])
+    torch.testing.assert_close(correct_tones(net, (a, b), (ra, rb), modalities=mods)[0], prepared[0])
 
 
 def test_fuse_runs_the_tone_correction_and_restore_zero_skips_it() -> None:
@@ -125,8 +152,8 @@ def test_fuse_runs_the_tone_correction_and_restore_zero_skips_it() -> None:
     net.tone = _non_identity_head()
     corrected = fuse(net, sampler, a, b, steps=1, modalities=mods)
     assert (corrected - plain).abs().max() > 1e-3
-    ca, cb = correct_tones(net, a, b, modalities=mods)
-    torch.testing.assert_close(fuse(net, sampler, ca, cb, steps=1, tone=False), corrected)
+    ca, cb = prepare_sources(net, a, b, modalities=mods)
+    torch.testing.assert_close(fuse(net, sampler, ca, cb, steps=1, prepared=True), corrected)
     torch.testing.assert_close(fuse(net, sampler, a, b, steps=1, restore=0, modalities=mods),
                                fuse(net, sampler, a, b, steps=1, restore=0))
 
@@ -159,7 +186,8 @@ def test_the_engine_computes_one_curve_per_source_before_tiling(tmp_path, monkey
     b = Image((rng.random((150, 170)) * 255).astype(np.float32), modality="VIS")
     params = FusionParams(steps=1, device="cpu", weights=str(weights), tile=64)
     engine_fuse(FusionRequest(a, b, params))
-    assert calls == [(1, 1, 150, 170), (1, 1, 150, 170)]  # each whole plane once, not once per tile
+    # Each whole plane once as given and once restored, not once per tile.
+    assert calls == [(1, 1, 150, 170)] * 4
 
 
 def test_the_head_reads_each_sources_modality_and_unknown_codes_are_zeros() -> None:
@@ -172,14 +200,14 @@ def test_the_head_reads_each_sources_modality_and_unknown_codes_are_zeros() -> N
         tone_module.modality_one_hot(["IR", "VIS", "MR"], 2, torch.device("cpu"))
     head = _non_identity_head()
     x = _scene(11, n=2)
-    infrared, _ = tone_parameters(head, x, x.flip(0), ("IR", "VIS"))
-    mri, _ = tone_parameters(head, x, x.flip(0), ("MR", "PT"))
-    unknown, _ = tone_parameters(head, x, x.flip(0))
+    infrared, _ = tone_parameters(head, (x, x.flip(0)), (x, x.flip(0)), ("IR", "VIS"))
+    mri, _ = tone_parameters(head, (x, x.flip(0)), (x, x.flip(0)), ("MR", "PT"))
+    unknown, _ = tone_parameters(head, (x, x.flip(0)), (x, x.flip(0)))
     assert not torch.allclose(infrared, mri) and not torch.allclose(infrared, unknown)
-    per_sample, _ = tone_parameters(head, x, x.flip(0), (["IR", "MR"], ["VIS", "PT"]))
+    per_sample, _ = tone_parameters(head, (x, x.flip(0)), (x, x.flip(0)), (["IR", "MR"], ["VIS", "PT"]))
     torch.testing.assert_close(per_sample, torch.stack([infrared[0], mri[1]]))
     # A pair given the other way round (visible as A) gets the curves it would get in training's order.
-    visible_first = tone_parameters(head, x.flip(0), x, ("VIS", "IR"))
+    visible_first = tone_parameters(head, (x.flip(0), x), (x.flip(0), x), ("VIS", "IR"))
     torch.testing.assert_close(visible_first[1], infrared)
 
 
@@ -256,3 +284,63 @@ def test_weights_saved_before_the_tone_head_existed_load_without_one(tmp_path) -
     (tmp_path / CARD_NAME).write_text(json.dumps({"sha256": sha256_of(path)}))
     loaded = load_model(path)
     assert loaded.net.tone is None
+
+
+def test_weights_with_the_first_tone_head_load_with_its_curves(tmp_path) -> None:
+    """A head saved before it read the restored statistics (tone_head 1) loads as the current one with zero weights
+    on them: the same curves from the same statistics."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from textdifuse_desktop.model.weights import CARD_NAME, load_model, sha256_of
+
+    net = build_model({**tiny_config(), "tone_head": 0})
+    net.tone = _non_identity_head()
+    state = {k: v.contiguous() for k, v in net.state_dict().items()}
+    state["tone.mlp.0.weight"] = state["tone.mlp.0.weight"][:, :ToneHead.N_INPUTS_RAW_ONLY].contiguous()
+    path = tmp_path / "model.safetensors"
+    save_file(state, str(path), metadata={"format": "textdifuse-compact",
+                                          "config": json.dumps({**net.config, "tone_head": 1}), "sampler": "{}"})
+    (tmp_path / CARD_NAME).write_text(json.dumps({"sha256": sha256_of(path)}))
+    loaded = load_model(path).net.tone
+    x = _scene(13, n=2)
+    old = ToneHead()
+    old.load_state_dict({k[len("tone."):]: v for k, v in state.items() if k.startswith("tone.")} | {
+        "mlp.0.weight": torch.cat([state["tone.mlp.0.weight"],
+                                   torch.zeros(96, ToneHead.N_INPUTS - ToneHead.N_INPUTS_RAW_ONLY)], 1)})
+    restored = (x * 0.5, x.flip(0) * 0.5)  # whatever the restored statistics, the old head ignores them
+    torch.testing.assert_close(tone_parameters(loaded.float(), (x, x.flip(0)), restored, ("IR", "VIS"))[0],
+                               tone_parameters(old, (x, x.flip(0)), (x, x.flip(0)), ("IR", "VIS"))[0])
+    assert loaded.mlp[0].weight[:, ToneHead.N_INPUTS_RAW_ONLY:].abs().max() == 0
+    with pytest.raises(ValueError, match="tone_head must be 0"):
+        build_model({**tiny_config(), "tone_head": 1})
+
+
+def test_the_engine_prepares_the_sources_as_iter_fuse_does(tmp_path) -> None:
+    """The engine restores whole planes, computes the curves from the raw and restored planes and fuses the result;
+    on an untiled image that is exactly what iter_fuse does by itself (the path training and the benchmarks use)."""
+    from textdifuse_desktop.fusion import FusionParams, FusionRequest
+    from textdifuse_desktop.fusion import _model_backend
+    from textdifuse_desktop.fusion.engine import fuse as engine_fuse
+    from textdifuse_desktop.imaging.image import Image
+    from textdifuse_desktop.model.weights import load_model, save_model
+
+    torch.manual_seed(0)
+    net = build_model({**tiny_config(), "restorer": 1})
+    net.tone = _non_identity_head()
+    with torch.no_grad():
+        for p in net.restorer.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    weights = tmp_path / "model.safetensors"
+    save_model(net, DDIMSampler().config, weights)
+    _model_backend.clear_model_cache()
+    rng = np.random.default_rng(3)
+    pixels = [(rng.random((48, 64)) * 200 + 30).astype(np.float32) for _ in range(2)]  # IR/VIS: window 0-255
+    result = engine_fuse(FusionRequest(Image(pixels[0], modality="IR"), Image(pixels[1], modality="VIS"),
+                                       FusionParams(steps=2, device="cpu", weights=str(weights))))
+    assert result.image.meta["fusion"]["tone_curves"] is not None
+    loaded = load_model(weights)
+    a, b = (torch.from_numpy(p / 255.0)[None, None].float() for p in pixels)
+    direct = fuse(loaded.net, loaded.sampler, a, b, steps=2, modalities=("IR", "VIS"))
+    np.testing.assert_allclose(result.image.pixels, direct[0, 0].numpy() * 255.0, atol=0.05)

@@ -62,7 +62,7 @@ def get_loaded_model(weights: str | None, device: torch.device) -> Any:
 
 
 def warm_up(weights: str | None, device_pref: str) -> ModelBackend:
-    """Load the model (cached) and run one small noisy fusion through it.
+    """Load the model (cached) and run one small noisy pair through its restorer and its fusion.
 
     Importing torch, loading the weights and the first call's kernel set-up take about 2 s on 2 CPU cores.
     The GUI calls this in the background at start-up so that the user's first fusion does not pay for them.
@@ -71,8 +71,10 @@ def warm_up(weights: str | None, device_pref: str) -> ModelBackend:
     rng = np.random.default_rng(0)
     shape = (1, WARM_UP_SIZE, WARM_UP_SIZE)
     ya, yb = (rng.random(shape, dtype=np.float32) for _ in range(2))
-    for _ in backend.run(ya, yb, None, None, preview=False):
-        pass
+    for stage in (backend.restorer_pass(), backend):  # as the engine runs them
+        if stage is not None:
+            for _ in stage.run(ya, yb, None, None, preview=False):
+                pass
     return backend
 
 
@@ -121,21 +123,28 @@ class ModelBackend:
             return None
         return torch.from_numpy(np.require(x, np.float32, ["C", "W"]))[:, None].to(self.device)
 
-    def correct_tones(self, ya: np.ndarray, yb: np.ndarray, one_acquisition: bool,
-                      modalities: tuple[str | None, str | None] = (None, None)
-                      ) -> tuple[np.ndarray, np.ndarray, dict[str, list[dict[str, float]]] | None]:
-        """``(N, H, W)`` stacks in [0, 1] through the network's learned tone correction (one curve per source
-        for the whole stack with ``one_acquisition``, else one per plane), before any tiling.  ``modalities``:
-        the sources' codes (``"IR"``, ``"MR"``...; None or ``"OT"`` where unknown), which the correction reads.
+    def restorer_pass(self) -> RestorerPass | None:
+        """The network's restorer as a tiling backend, for the engine to restore whole stacks before the tone curves
+        and the fusion; None without a restorer or at restoration strength 0."""
+        return RestorerPass(self) if self.loaded.net.restorer is not None and self.restore > 0 else None
 
-        Also returns the corrections applied, for the result's record (None without a tone head)."""
+    def correct_tones(self, raw: tuple[np.ndarray, np.ndarray], restored: tuple[np.ndarray, np.ndarray],
+                      one_acquisition: bool, modalities: tuple[str | None, str | None] = (None, None)
+                      ) -> tuple[np.ndarray, np.ndarray, dict[str, list[dict[str, float]]] | None]:
+        """The ``restored`` ``(N, H, W)`` stacks in [0, 1] through the network's learned tone curves, which read
+        them and the ``raw`` ones (one curve per source for the whole stack with ``one_acquisition``, else one per
+        plane), before any tiling.  ``modalities``: the sources' codes (``"IR"``, ``"MR"``...; None or ``"OT"``
+        where unknown), which the correction reads.
+
+        Also returns the corrections applied, for the result's record (None when none ran)."""
         from textdifuse_desktop.model.inference import correct_tones
         from textdifuse_desktop.model.tone import modalities_known
 
         if self.loaded.net.tone is None or self.restore <= 0 or not modalities_known(modalities):
-            return ya, yb, None  # nothing to correct: no copy of the stacks to the device and back
-        ta, tb, curves = correct_tones(self.loaded.net, self._tensor(ya), self._tensor(yb), self.restore,
-                                       modalities=modalities, one_acquisition=one_acquisition, return_curves=True)
+            return restored[0], restored[1], None  # nothing to correct: no copy of the stacks to the device and back
+        ta, tb, curves = correct_tones(self.loaded.net, tuple(map(self._tensor, raw)),
+                                       tuple(map(self._tensor, restored)), self.restore, modalities=modalities,
+                                       one_acquisition=one_acquisition, return_curves=True)
         record = {side: [describe_curve(row) for row in params.cpu().tolist()[:1 if one_acquisition else None]]
                   for side, params in zip("ab", curves)}
         return ta[:, 0].float().cpu().numpy(), tb[:, 0].float().cpu().numpy(), record
@@ -180,7 +189,6 @@ class ModelBackend:
         ``noise``: the start noise (from :meth:`start_noise`, cropped like the inputs), or None to
         draw it from the seed.
         """
-        from textdifuse_desktop.model.cuda_graphs import release_graphs
         from textdifuse_desktop.model.inference import iter_fuse
 
         try:
@@ -196,7 +204,7 @@ class ModelBackend:
                 seed=self.seed,
                 noise=self._tensor(noise),
                 restore=self.restore,
-                tone=False,  # done once over the whole stack by correct_tones
+                prepared=True,  # restored and tone-corrected over the whole stack first (see the engine)
                 statistics=self.statistics,
             )
             while True:
@@ -211,12 +219,45 @@ class ModelBackend:
                     yield None
             return fused[:, 0].detach().float().clamp(0, 1).cpu().numpy()
         except (RuntimeError, MemoryError) as error:
-            if isinstance(error, MemoryError) or _is_oom(error):
-                if self.device.type == "cuda":
-                    release_graphs(self.loaded.net)
-                    torch.cuda.empty_cache()
-                raise OutOfDeviceMemory(str(self.device), error) from error
+            self.raise_out_of_memory(error)
             raise
+
+    def raise_out_of_memory(self, error: BaseException) -> None:
+        """Raise :class:`OutOfDeviceMemory` (after freeing what can be freed) if ``error`` is an out-of-memory."""
+        from textdifuse_desktop.model.cuda_graphs import release_graphs
+
+        if isinstance(error, MemoryError) or _is_oom(error):
+            if self.device.type == "cuda":
+                release_graphs(self.loaded.net)
+                torch.cuda.empty_cache()
+            raise OutOfDeviceMemory(str(self.device), error) from error
+
+
+class RestorerPass:
+    """The network's restorer over ``(N, H, W)`` stacks as a one-step tiling backend (:class:`~._tiling.Backend`):
+    the engine restores whole images and volumes with it, before the tone curves, which read the restored sources,
+    and the fusion.  The restorer is local (nothing pools over the image), so tiles and slices restore alone."""
+
+    steps = 1
+
+    def __init__(self, backend: ModelBackend):
+        self.backend = backend
+        self.multiple = backend.multiple
+        self.device = backend.device
+
+    def run(self, ya: np.ndarray, yb: np.ndarray | None, ka: np.ndarray | None, kb: np.ndarray | None,
+            preview: bool) -> Generator[None, None, np.ndarray]:
+        """Restore the padded stack ``ya`` (``yb`` and the kappa maps are ignored: one source per pass)."""
+        from textdifuse_desktop.model.inference import restore_sources
+
+        net = self.backend.loaded.net
+        try:
+            restored = restore_sources(net, self.backend._tensor(ya), None, self.backend.restore)[0]
+        except (RuntimeError, MemoryError) as error:
+            self.backend.raise_out_of_memory(error)
+            raise
+        yield None
+        return restored[:, 0].float().cpu().numpy()
 
 
 def describe_curve(params: list[float]) -> dict[str, float]:
@@ -234,8 +275,10 @@ def make_backend(weights: str | None, device_pref: str, *, steps: int, rule: str
     return ModelBackend(loaded, device, steps=steps, rule=rule, seed=seed, restore=restore)
 
 
-def cpu_fallback(backend: ModelBackend, weights: str | None) -> ModelBackend:
-    """The same model on the CPU (after running out of memory on an accelerator)."""
+def cpu_fallback(backend: ModelBackend | RestorerPass, weights: str | None) -> ModelBackend | RestorerPass:
+    """The same model (or restorer pass) on the CPU (after running out of memory on an accelerator)."""
+    if isinstance(backend, RestorerPass):
+        return RestorerPass(cpu_fallback(backend.backend, weights))  # type: ignore[arg-type]
     if backend.device.type == "cpu":
         raise DeviceError("out of memory on the CPU even with the smallest tiles",
                           hint="close other programs or fuse a smaller image")

@@ -44,7 +44,11 @@ def check_cancel(cancel: CancelToken | None) -> None:
 class SliceRunner:
     """Fuses stacks through a backend with batching, tiling, progress, cancel and OOM fallback."""
 
-    def __init__(self, backend: Backend, params: FusionParams, cancel: CancelToken | None, passes: int):
+    def __init__(self, backend: Backend, params: FusionParams, cancel: CancelToken | None, passes: int,
+                 empty_stays_black: bool = True):
+        """``empty_stays_black``: where both sources are 0 the result is 0 (fusion); False for passes whose output
+        may differ from 0 there (the restorer's: a noisy source clipped at 0 is not empty)."""
+        self.empty_stays_black = empty_stays_black
         self.backend = backend
         self.params = params
         self.cancel = cancel
@@ -115,7 +119,7 @@ class SliceRunner:
     ) -> Generator[Progress, None, np.ndarray]:
         n = ya.shape[0]
         out = np.zeros_like(ya)
-        empty = (ya <= 0) & (yb <= 0)
+        empty = (ya <= 0) & (yb <= 0) if self.empty_stays_black else np.zeros(ya.shape, bool)
         noise = _shared_noise(self.backend, ya.shape)
         ticks_per_batch = count_tiles(ya.shape[1:], self.tile, self.backend.multiple) * self.backend.steps
         for s0 in range(0, n, batch):

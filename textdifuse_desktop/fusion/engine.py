@@ -86,6 +86,32 @@ def _run_classical(
     return out
 
 
+def _prepare_sources(backend: Any, pair: Any, params: FusionParams, cancel: CancelToken | None,
+                     warnings: list[str]) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray, Any]]:
+    """The sources as the network fuses them: each whole image or volume through the restorer (tiled and in slice
+    batches like the fusion), then the tone curves, which read it whole once (one curve per acquisition).  Returns
+    both stacks and the curves applied (None when none ran)."""
+    ya, yb = pair.ya, pair.yb
+    restorer = backend.restorer_pass()
+    if restorer is not None:
+        both = np.concatenate([ya, yb])  # one pass restores A's planes and B's
+        runner = SliceRunner(restorer, params, cancel, passes=1, empty_stays_black=False)
+        restored = yield from runner.fuse(both, both, None, None, "restoring the sources", False)
+        warnings.extend(runner.warnings)
+        ra, rb = restored[:len(ya)], restored[len(ya):]
+    else:
+        ra, rb = ya, yb
+    if not params.tone:
+        return ra, rb, None
+    modalities = (pair.modalities or {}).get("a"), (pair.modalities or {}).get("b")
+    ta, tb, curves = backend.correct_tones((ya, yb), (ra, rb), one_acquisition=pair.stacked, modalities=modalities)
+    note = backend.tone_note(modalities)
+    if note:
+        log.warning(note)
+        warnings.append(note)
+    return ta, tb, curves
+
+
 def run_fusion(
     request: FusionRequest, cancel: CancelToken | None = None, *, backend: Backend | None = None
 ) -> Generator[Progress, None, FusionResult]:
@@ -133,14 +159,8 @@ def run_fusion(
         modulate = ka is not None or kb is not None
         cached = _BASE_CACHE.get(key) if modulate else None
         ya, yb = pair.ya, pair.yb
-        if params.tone and hasattr(backend, "correct_tones"):
-            # The network's global tone correction sees the whole image or volume once, before any tiling.
-            modalities = (pair.modalities or {}).get("a"), (pair.modalities or {}).get("b")
-            ya, yb, tone_curves = backend.correct_tones(ya, yb, one_acquisition=pair.stacked, modalities=modalities)
-            note = backend.tone_note(modalities) if hasattr(backend, "tone_note") else None
-            if note:
-                log.warning(note)
-                warnings.append(note)
+        if hasattr(backend, "restorer_pass"):
+            ya, yb, tone_curves = yield from _prepare_sources(backend, pair, params, cancel, warnings)
         if hasattr(backend, "for_sources"):
             backend = backend.for_sources(ya, yb)  # so do the gate's degradation statistics
         runner = SliceRunner(backend, params, cancel, passes=1 + int(modulate and cached is None))

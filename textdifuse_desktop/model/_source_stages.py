@@ -1,6 +1,6 @@
-"""The stages that train the per-source front-ends, which run once on each source before the sampler: the tone
-head (stage T, :mod:`.tone`) and the restorer (stage R, :mod:`.restorer`); and :func:`prepare_conditions`, the
-sources as the later stages (and inference) see them."""
+"""The stages that train the per-source front-ends, which run once on each source before the sampler: the restorer
+(stage R, :mod:`.restorer`) and, after it, the tone head (stage T, :mod:`.tone`), which reads and corrects the
+restored sources; and :func:`prepare_conditions`, the sources as the later stages (and inference) see them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from textdifuse_desktop.model._trainer import Context, Stage, _degrade
 from textdifuse_desktop.model.data import CropSampler
 from textdifuse_desktop.model.degrade_torch import apply_tone_ops, degrade_batch
-from textdifuse_desktop.model.inference import correct_tones, restore_sources
+from textdifuse_desktop.model.inference import prepare_sources, restore_sources
 from textdifuse_desktop.model.losses import restorer_loss, tone_loss
 from textdifuse_desktop.model.network import FusionDiffusionNet
 
@@ -25,7 +25,7 @@ def prepare_conditions(net: FusionDiffusionNet, y_a: torch.Tensor, y_b: torch.Te
                        modalities: tuple = (None, None)) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Degraded sources in [0, 1] -> the conditions in [-1, 1], through the (frozen) tone head and restorer when the
     network has them, as :func:`~.inference.iter_fuse` prepares them; ``modalities`` as there (per sample)."""
-    a, b = restore_sources(net, *correct_tones(net, y_a, y_b, modalities=modalities))
+    a, b = prepare_sources(net, y_a, y_b, modalities=modalities)
     return a * 2 - 1, (None if b is None else b * 2 - 1)
 
 
@@ -50,8 +50,9 @@ def _train_alone(ctx: Context, name: str, params: list[torch.nn.Parameter], lr: 
 
 
 def train_tone_head(ctx: Context, data: CropSampler) -> Stage:
-    """The tone head alone: pairs degraded independently, its curves scored against the clean pairs; the modalities
-    of :data:`UNKNOWN_MODALITY_SHARE` of the pairs are hidden from it."""
+    """The tone head alone: pairs degraded independently and restored by the (frozen) restorer, as inference feeds
+    the head; its curves on the restored pair scored against the clean pair.  The modalities of
+    :data:`UNKNOWN_MODALITY_SHARE` of the pairs are hidden from it."""
     cfg, net = ctx.cfg, ctx.net
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, float]]:
@@ -61,7 +62,7 @@ def train_tone_head(ctx: Context, data: CropSampler) -> Stage:
         draw = torch.rand(len(mods_a), generator=ctx.generator, device=ctx.generator.device)
         hidden = (draw < UNKNOWN_MODALITY_SHARE).tolist()
         shown = tuple([None if h else m for h, m in zip(hidden, mods)] for mods in (mods_a, mods_b))
-        loss = tone_loss(net.tone, (da, db), (a, b), shown)
+        loss = tone_loss(net.tone, (da, db), restore_sources(net, da, db), (a, b), shown)
         return loss, {"tone": float(loss.detach())}
 
     return _train_alone(ctx, "T", list(net.tone.parameters()), cfg.lr_t, cfg.iters_t, cfg.time_budget_t,
@@ -69,8 +70,8 @@ def train_tone_head(ctx: Context, data: CropSampler) -> Stage:
 
 
 def train_restorer(ctx: Context, data: CropSampler) -> Stage:
-    """The restorer alone: single crops of every modality, degraded on the fly (through the frozen tone head when
-    there is one, as inference feeds it) and restored.  The target is the clean crop through the plan's tone ops
+    """The restorer alone: single crops of every modality, degraded on the fly and restored (it runs first, on the
+    sources as given).  The target is the clean crop through the plan's tone ops
     only (:func:`~.degrade_torch.apply_tone_ops`): the restorer removes noise, stripes, impulses and blur and keeps
     the tones.  Scored against the fully clean crop, the tone ops' large errors (a dark crop may be a dark scene or
     low light) swamped the noise's and the restorer learnt nothing in 2 000 iterations (validation.md, run 16)."""
@@ -83,9 +84,8 @@ def train_restorer(ctx: Context, data: CropSampler) -> Stage:
             clean, mods = data.sample_single(cfg.batch_r)
             degraded, plans = degrade_batch(clean, mods, ctx.generator, p_clean=cfg.clean_share_r,
                                             return_plans=True)
-            degraded = correct_tones(net, degraded.clamp(0, 1), None, modalities=(mods, None))[0]
             with ctx.autocast():
-                restored = model(degraded).float()
+                restored = model(degraded.clamp(0, 1)).float()
             return restorer_loss(restored, apply_tone_ops(clean, plans))
 
         return loss_fn

@@ -22,6 +22,7 @@ from textdifuse_desktop.model.network import (
     tiny_config,
 )
 from textdifuse_desktop.model.sampler import DDIMSampler
+from textdifuse_desktop.model.tone import ToneHead, widen_raw_only_state
 from textdifuse_desktop.model.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,9 @@ def _init_from(net: FusionDiffusionNet, path: str, *, rezero_head: bool, reset_p
 
     own = net.state_dict()
     state = {k: v.float() for k, v in load_file(path).items()}
+    if net.tone is not None and state.get("tone.mlp.0.weight", own["tone.mlp.0.weight"]).shape[1] \
+            == ToneHead.N_INPUTS_RAW_ONLY:
+        state = widen_raw_only_state(state)  # an earlier tone head starts the new one with its curves
     keep = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape
             and not (rezero_head and k.startswith("decoder.out.2"))
             and not (reset_pixel_gate and k.startswith("pixel_gate.head"))}

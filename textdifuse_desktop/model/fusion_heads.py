@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from textdifuse_desktop.model.gate_condition import GateCondition
-from textdifuse_desktop.model.layers import group_norm
+from textdifuse_desktop.model.layers import group_norm, in_layout_of
 
 KAPPA_RANGE = (0.5, 3.0)
 
@@ -45,7 +45,7 @@ class FusionControl(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, f_a: Tensor, f_b: Tensor, emb: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        temb = self.t_proj(emb)[:, :, None, None].expand(-1, -1, *f_a.shape[2:])
+        temb = in_layout_of(self.t_proj(emb)[:, :, None, None].expand(-1, -1, *f_a.shape[2:]), f_a)
         gates = torch.sigmoid(self.head(self.body(torch.cat([f_a, f_b, temb], dim=1))))
         w_a, w_b, b = gates.chunk(3, dim=1)
         return w_a, w_b, 2.0 * b - 1.0  # bias centred on 0 (a shifted sigmoid)
@@ -112,12 +112,12 @@ class PixelGate(nn.Module):
         """Gate logits ``[B, maps, H, W]``; ``sources`` (the two conditions) are needed with ``sees_sources``,
         ``context`` (both sources' deepest features) with ``context_channels``, ``statistics`` (both sources'
         :func:`~.gate_condition.degradation_statistics`, ``[B, 2N]``) with ``conditioned``."""
-        temb = self.t_proj(emb)[:, :, None, None].expand(-1, -1, *f_a.shape[2:])
+        temb = in_layout_of(self.t_proj(emb)[:, :, None, None].expand(-1, -1, *f_a.shape[2:]), f_a)
         inputs = [f_a, f_b, temb]
         if self.unshuffle is not None:
             if sources is None:
                 raise ValueError("this pixel gate needs the two conditions (sees_sources)")
-            inputs += [self.unshuffle(s.to(f_a.dtype)) for s in sources]
+            inputs += [in_layout_of(self.unshuffle(s.to(f_a.dtype)), f_a) for s in sources]
         hidden = self.body[0](torch.cat(inputs, dim=1))
         if self.context is not None:
             if context is None:

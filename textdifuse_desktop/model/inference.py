@@ -51,8 +51,8 @@ def _check(y: Tensor, name: str, multiple: int) -> None:
 def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b: Tensor | None, *, steps: int,
               rule: str = "fcm", kappa_a: Tensor | None = None, kappa_b: Tensor | None = None,
               seed: int = 0, noise: Tensor | None = None, restore: float = 1.0,
-              tone: bool = True, statistics: Tensor | None = None, modalities: tuple = (None, None)
-              ) -> Generator[StepInfo, None, Tensor]:
+              tone: bool = True, prepared: bool = False, statistics: Tensor | None = None,
+              modalities: tuple = (None, None)) -> Generator[StepInfo, None, Tensor]:
     """Fuse two luminance planes with ``steps`` deterministic DDIM steps.
 
     Parameters
@@ -77,8 +77,10 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         The start noise itself (shape of ``y_a``), instead of drawing it from ``seed``; tiles of one
         image get crops of one noise field so that overlapping tiles agree.
     tone:
-        Run the network's learned tone correction (:func:`correct_tones`) on the inputs first; False when the
-        caller already did so over a whole image or volume (tiles and slices must share one curve).
+        Apply the network's learned tone correction (:func:`correct_tones`) after the restorer.
+    prepared:
+        The inputs already went through :func:`prepare_sources` (the engine does so over a whole image or
+        volume, so that tiles and slices share one tone curve): neither the restorer nor the curves run again.
     modalities:
         Source A's and B's modality (``"IR"``, ``"MR"``, ``"vis"``...; None or ``"OT"`` where unknown), which the
         tone correction reads.
@@ -103,9 +105,8 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
             raise ValueError(f"y_a and y_b differ in shape: {tuple(y_a.shape)} vs {tuple(y_b.shape)}")
     sampler.set_timesteps(steps)
     device = y_a.device
-    if tone:
-        y_a, y_b = correct_tones(model, y_a, y_b, restore, modalities=modalities)
-    y_a, y_b = restore_sources(model, y_a, y_b, restore)
+    if not prepared:
+        y_a, y_b = prepare_sources(model, y_a, y_b, restore, modalities=modalities, tone=tone)
     with torch.inference_mode():
         fmt = _layout(device)
         cond_a = (y_a.float() * 2 - 1).contiguous(memory_format=fmt)
@@ -133,12 +134,26 @@ def iter_fuse(model: FusionDiffusionNet, sampler: DDIMSampler, y_a: Tensor, y_b:
         return ((x + 1) / 2).clamp(0, 1).contiguous()
 
 
-def correct_tones(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None, restore: float = 1.0, *,
-                  modalities: tuple = (None, None), one_acquisition: bool = False,
+def prepare_sources(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None, restore: float = 1.0, *,
+                    modalities: tuple = (None, None), tone: bool = True, one_acquisition: bool = False,
+                    return_curves: bool = False) -> tuple:
+    """Both sources (``[B,1,H,W]`` in [0, 1]) as the FCM fuses them: through the restorer
+    (:func:`restore_sources`), then (``tone``) the tone curves (:func:`correct_tones`); see those for the other
+    arguments."""
+    restored = restore_sources(model, y_a, y_b, restore)
+    if not tone:
+        return (*restored, None) if return_curves else restored
+    return correct_tones(model, (y_a, y_b), restored, restore, modalities=modalities,
+                         one_acquisition=one_acquisition, return_curves=return_curves)
+
+
+def correct_tones(model: FusionDiffusionNet, raw: tuple[Tensor, Tensor | None], restored: tuple[Tensor, Tensor | None],
+                  restore: float = 1.0, *, modalities: tuple = (None, None), one_acquisition: bool = False,
                   return_curves: bool = False) -> tuple:
-    """Both sources (``[B,1,H,W]`` in [0, 1]) through the network's learned tone correction (:mod:`.tone`),
-    blended with the input by ``restore``; unchanged without a tone head, at ``restore=0``, or where a source's
-    modality is unknown (:func:`~.tone.modalities_known`).
+    """The restored sources through the network's learned tone curves (:mod:`.tone`), which read both sources as
+    given (``raw``) and as restored (``restored``; each ``(A, B)`` of ``[B,1,H,W]`` in [0, 1], B may be None),
+    blended with the restored source by ``restore``.  Returns the restored sources unchanged without a tone head,
+    at ``restore=0``, or where a source's modality is unknown (:func:`~.tone.modalities_known`).
 
     ``modalities``: source A's and B's (one for the batch or one per sample; None or ``"OT"`` where unknown).
     ``one_acquisition``: the B samples are slices of one volume and get one curve per source, from the
@@ -146,18 +161,22 @@ def correct_tones(model: FusionDiffusionNet, y_a: Tensor, y_b: Tensor | None, re
     ``return_curves``: also return both sources' curve parameters (``[B, 4]`` each; None when none ran).
     Runs without gradients but outside inference mode, so that training can use its results as inputs.
     """
+    y_a, y_b = restored
     if model.tone is None or restore <= 0 or not modalities_known(modalities[:1 if y_b is None else 2]):
         return (y_a, y_b, None) if return_curves else (y_a, y_b)
-    sources = [y.float() if y is not None else None for y in (y_a, y_b)]
+    raw = tuple(y.float() if y is not None else None for y in raw)
+    restored = tuple(y.float() if y is not None else None for y in restored)
     with torch.no_grad():
         if one_acquisition:
-            stacks = [y.reshape(1, -1, *y.shape[-2:]) if y is not None else None for y in sources]
-            whole = [m if m is None or isinstance(m, str) else m[0] for m in modalities]
-            params = [p.expand(y_a.shape[0], -1) if p is not None else None
-                      for p in model.tone_parameters(*stacks, tuple(whole))]
+            def stack(y: Tensor | None) -> Tensor | None:
+                return None if y is None else y.reshape(1, -1, *y.shape[-2:])
+
+            whole = tuple(m if m is None or isinstance(m, str) else m[0] for m in modalities)
+            params = [p.expand(y_a.shape[0], -1) if p is not None else None for p in
+                      model.tone_parameters(tuple(map(stack, raw)), tuple(map(stack, restored)), whole)]
         else:
-            params = model.tone_parameters(*sources, modalities)
-        a, b = (apply_tone(y, p, restore) if y is not None else None for y, p in zip(sources, params))
+            params = model.tone_parameters(raw, restored, modalities)
+        a, b = (apply_tone(y, p, restore) if y is not None else None for y, p in zip(restored, params))
     return (a, b, params) if return_curves else (a, b)
 
 

@@ -103,14 +103,15 @@ def restorer_loss(restored: torch.Tensor, clean: torch.Tensor) -> tuple[torch.Te
     return l1 + dissimilarity, {"l1": float(l1.detach()), "1-ssim": float(dissimilarity.detach())}
 
 
-def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor],
+def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor], restored: tuple[torch.Tensor, torch.Tensor],
               clean: tuple[torch.Tensor, torch.Tensor], modalities: tuple = (None, None)) -> torch.Tensor:
-    """Stage T: the corrected degraded pair against the clean one (``[B, 1, H, W]`` in [0, 1]), L1 + (1 - SSIM)
-    on 4x4 means.  The curve is a low-frequency property, and averaging keeps the noise it cannot remove out of
-    the loss; SSIM weighs dark regions as the metrics do (an offset of a few grey levels, invisible to the L1,
-    erases a faint background).  ``modalities``: the sources', per sample (None where hidden or unknown)."""
+    """Stage T: the restored degraded pair through its curves against the clean pair (``[B, 1, H, W]`` in [0, 1]),
+    L1 + (1 - SSIM) on 4x4 means.  The curve is a low-frequency property, and averaging keeps the noise the restorer
+    left out of the loss; SSIM weighs dark regions as the metrics do (an offset of a few grey levels, invisible to
+    the L1, erases a faint background).  The head reads the pair both as degraded and as restored (see
+    :mod:`.tone`).  ``modalities``: the sources', per sample (None where hidden or unknown)."""
     total = torch.zeros((), device=degraded[0].device)
-    for d, params, c in zip(degraded, tone_parameters(head, *degraded, modalities), clean):
-        corrected, target = F.avg_pool2d(apply_tone(d, params), 4), F.avg_pool2d(c, 4)
+    for x, params, c in zip(restored, tone_parameters(head, degraded, restored, modalities), clean):
+        corrected, target = F.avg_pool2d(apply_tone(x, params), 4), F.avg_pool2d(c, 4)
         total = total + (corrected - target).abs().mean() + (1 - ssim_map(corrected, target, radius=2).mean())
     return total / 2

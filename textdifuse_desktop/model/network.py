@@ -27,14 +27,14 @@ Structure (method.md §2, §10.2-10.3):
   how much of the decoder's correction (denoising, destriping, exposure and contrast, deblurring) the result
   takes.  No threshold or hand-made weight map sits on this path; the classical rules live in
   :mod:`textdifuse_desktop.fusion.classical`.
-* With ``tone_head`` (an option; the shipped weights do not have one yet, see docs/results/validation.md, run 10)
-  a small MLP (:mod:`.tone`) reads both sources' global intensity statistics and predicts each source's inverse
-  tone curve (contrast loss, low light, over-exposure), applied to the conditions once before sampling
-  (:func:`~.inference.correct_tones`); the convolutional path cannot see a whole image, which such global
-  degradations need.  Trained in stage T.
 * With ``restorer`` (the shipped design) a compact UNet (:mod:`.restorer`) restores each source once before
-  sampling (noise, stripes, impulses, blur; it keeps the tones, which the decoded correction handles), so that the
-  FCM fuses restored sources; trained by itself in stage R.
+  sampling (noise, stripes, impulses, blur; it keeps the tones), so that the FCM fuses restored sources; trained by
+  itself in stage R.
+* With ``tone_head`` (the shipped design, :data:`TONE_HEAD_VERSION`) a small MLP (:mod:`.tone`) reads both
+  sources' global intensity statistics, raw and restored, and predicts each source's inverse tone curve (contrast
+  loss, low light, over-exposure), applied to the restored sources once before sampling
+  (:func:`~.inference.prepare_sources`); the convolutional path cannot see a whole image, which such global
+  degradations need.  Trained in stage T, after stage R.
 
 Modulation (the paper's Eq. 13 idea, OUR parameterisation): optional per-pixel maps ``kappa_a`` / ``kappa_b``
 ``[B,1,H,W]`` multiply the corresponding FCM gate at every level (resampled by area interpolation) and re-weight
@@ -85,6 +85,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RULES = ("fcm", "max", "add", "mean", "variance")
+#: ``tone_head`` of the current design (reads raw and restored statistics, curves after the restorer).  Version 1
+#: (raw statistics only, curves before the restorer) is converted on loading (:mod:`.weights`).
+TONE_HEAD_VERSION = 2
 OUTPUTS = ("direct", "gated_residual", "two_scale")
 
 
@@ -101,7 +104,7 @@ def tiny_config() -> dict[str, Any]:
     tests that need one turn it on)."""
     return {"widths": [8, 16, 16], "stem": 2, "emb_dim": 16, "groups": 4, "dec_blocks": 1,
             "fcm_hidden": 0.5, "fcm_t_channels": 4, "prediction_type": "x0", "output": "two_scale",
-            "gate_sources": 1, "tone_head": 1, "base_radius": 4, "base_passes": 2, "base_eps": 0.02,
+            "gate_sources": 1, "tone_head": TONE_HEAD_VERSION, "base_radius": 4, "base_passes": 2, "base_eps": 0.02,
             "restorer": 0, "restorer_widths": [8, 16, 16], "restorer_blocks": [1, 1, 1]}
 
 
@@ -143,6 +146,8 @@ class FusionDiffusionNet(nn.Module):
             nn.init.zeros_(self.decoder.out[2].bias)
         # The learned global tone correction of each source (:mod:`.tone`), applied before the sampler runs.
         # Built last, so that it leaves the random initialisation of the other modules as it was.
+        if c.get("tone_head", 0) not in (0, TONE_HEAD_VERSION):
+            raise ValueError(f"tone_head must be 0 (none) or {TONE_HEAD_VERSION}, not {c['tone_head']!r}")
         self.tone = ToneHead() if c.get("tone_head", 0) else None
         # The learned source restorer (:mod:`.restorer`), run on each source once before the sampler; built after
         # the tone head for the same reason.
@@ -293,12 +298,12 @@ class FusionDiffusionNet(nn.Module):
         feats_a, feats_b = self.encode_pair(x_t, t, cond_a, cond_b)
         return torch.sigmoid(self.pixel_gates(feats_a, feats_b, t, cond_a, cond_b)[:, :1])
 
-    def tone_parameters(self, y_a: Tensor, y_b: Tensor | None, modalities: tuple = (None, None)
-                        ) -> tuple[Tensor, Tensor | None] | None:
-        """Each source's inverse tone curves (``[B, 4]``, see :mod:`.tone`) from both sources in [0, 1]
-        (``[B, C, H, W]``, statistics over C, H and W) and their modalities (None where unknown); None without a
-        tone head."""
-        return None if self.tone is None else tone_parameters(self.tone, y_a, y_b, modalities)
+    def tone_parameters(self, raw: tuple[Tensor, Tensor | None], restored: tuple[Tensor, Tensor | None],
+                        modalities: tuple = (None, None)) -> tuple[Tensor, Tensor | None] | None:
+        """Each source's inverse tone curves (``[B, 4]``, for the restored sources, see :mod:`.tone`) from both
+        sources as given and as restored, ``(A, B)`` in [0, 1] (``[B, C, H, W]``, statistics over C, H and W),
+        and their modalities (None where unknown); None without a tone head."""
+        return None if self.tone is None else tone_parameters(self.tone, raw, restored, modalities)
 
     def fcm_parameters(self) -> list[nn.Parameter]:
         """Parameters trained in stage B (the per-level FCMs, their time MLP and the pixel gate)."""

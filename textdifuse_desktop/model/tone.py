@@ -18,6 +18,11 @@ stretched the synthetic dark-night scene of the no-halo checks into a dark ring,
 only when both modalities are known (:func:`modalities_known`; a plain PNG reads as ``OT``, and the user names
 its modality: ``--modality-a``/``-b``, the GUI's Sources panel).  validation.md, run 17.
 
+The curve is applied to the *restored* source (:mod:`.restorer` runs first), and the head reads both the raw and
+the restored statistics of both sources.  Stretching a noisy source before the restorer amplified its noise (a noisy
+MRI's clipped noise lifts its black level, which read as contrast loss); reading only the restored statistics lost
+low light, whose grain the restorer removes with the cue the curve needs (validation.md, runs 18 and 19).
+
 The correction is computed once per source over a whole image or volume (:func:`tone_parameters`), before
 any tiling, so that tiles and slices of one acquisition get one curve.
 """
@@ -101,30 +106,38 @@ def image_statistics(y: Tensor) -> Tensor:
 
 
 class ToneHead(nn.Module):
-    """Both sources' statistics -> ``(offset, log gain, log power, weight logit)`` of one source's inverse curve.
+    """Both sources' raw and restored statistics -> ``(offset, log gain, log power, weight logit)`` of one source's
+    inverse curve.
 
     The other source's statistics, which side is corrected and both modalities (one-hot, zeros where unknown)
     are inputs too: the pair tells the task (a dark clean infrared frame and a low-light photograph look alike on
     their own).
     """
 
+    #: Inputs of the first layer: raw statistics (own, other), side flag, modalities (own, other), restored
+    #: statistics (own, other), in this order.
+    N_INPUTS = 4 * N_FEATURES + 1 + 2 * len(MODALITY_KEYS)
+    #: Inputs of the head before it read the restored statistics (tone_head 1, weights of the sixteenth session).
+    N_INPUTS_RAW_ONLY = 2 * N_FEATURES + 1 + 2 * len(MODALITY_KEYS)
+
     def __init__(self, hidden: int = 96):
         super().__init__()
-        n_in = 2 * N_FEATURES + 1 + 2 * len(MODALITY_KEYS)
+        n_in = self.N_INPUTS
         self.mlp = nn.Sequential(nn.Linear(n_in, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
                                  nn.SiLU(), nn.Linear(hidden, N_PARAMS))
         nn.init.zeros_(self.mlp[-1].weight)  # identity curve at the start: a clean image passes unchanged
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, stats: Tensor, other: Tensor, side: float, codes: Tensor | None = None,
-                other_codes: Tensor | None = None) -> Tensor:
-        """``[B, 4]`` curve parameters (scaled to their ranges); ``side`` 0 for source A, 1 for B; ``codes`` and
+    def forward(self, stats: Tensor, other: Tensor, side: float, codes: Tensor | None, other_codes: Tensor | None,
+                restored: Tensor, restored_other: Tensor) -> Tensor:
+        """``[B, 4]`` curve parameters (scaled to their ranges) from the raw (``stats``, ``other``) and restored
+        statistics of the corrected source and its partner; ``side`` 0 for source A, 1 for B; ``codes`` and
         ``other_codes`` the modalities' one-hot rows (:func:`modality_one_hot`; None: unknown)."""
         flag = torch.full_like(stats[:, :1], float(side))
         unknown = stats.new_zeros(stats.shape[0], len(MODALITY_KEYS))
         codes = unknown if codes is None else codes.to(stats)
         other_codes = unknown if other_codes is None else other_codes.to(stats)
-        z = torch.tanh(self.mlp(torch.cat([stats, other, flag, codes, other_codes], dim=1)))
+        z = torch.tanh(self.mlp(torch.cat([stats, other, flag, codes, other_codes, restored, restored_other], dim=1)))
         scales = torch.tensor([OFFSET_SCALE, LOG_GAIN_SCALE, LOG_POWER_SCALE, LOGIT_SCALE], device=z.device)
         return z * scales.to(z.dtype)
 
@@ -139,18 +152,34 @@ def apply_tone(y: Tensor, params: Tensor, strength: float = 1.0) -> Tensor:
     return (y + strength * torch.sigmoid(logit) * (curved - y)).clamp(0, 1)
 
 
-def tone_parameters(head: ToneHead, y_a: Tensor, y_b: Tensor | None, modalities: tuple = (None, None)
-                    ) -> tuple[Tensor, Tensor | None]:
-    """The curve parameters (``[B, 4]``) of every sample of both sources (``[B, C, H, W]`` in [0, 1], statistics over
-    C, H, W); a single source (``y_b=None``) is paired with itself.  ``modalities``: source A's and B's, each one
-    for the batch or one per sample (see :func:`modality_one_hot`), None where unknown."""
-    if y_b is not None and _swapped(modalities):
+def tone_parameters(head: ToneHead, raw: tuple[Tensor, Tensor | None], restored: tuple[Tensor, Tensor | None],
+                    modalities: tuple = (None, None)) -> tuple[Tensor, Tensor | None]:
+    """The curve parameters (``[B, 4]``) of every sample of both sources, from the sources as given (``raw``) and
+    as the restorer returned them (``restored``), each ``(A, B)`` of ``[B, C, H, W]`` in [0, 1] (statistics over
+    C, H, W); a single source (B None) is paired with itself.  ``modalities``: source A's and B's, each one for the
+    batch or one per sample (see :func:`modality_one_hot`), None where unknown.  The curves apply to ``restored``."""
+    if raw[1] is not None and _swapped(modalities):
         # Trained with infrared or MRI as source A: a pair given the other way round is shown to it that way.
-        params_b, params_a = tone_parameters(head, y_b, y_a, modalities[::-1])
+        params_b, params_a = tone_parameters(head, raw[::-1], restored[::-1], modalities[::-1])
         return params_a, params_b
-    stats_a = image_statistics(y_a)
-    stats_b = image_statistics(y_b) if y_b is not None else stats_a
-    code_a = modality_one_hot(modalities[0], y_a.shape[0], y_a.device)
-    code_b = modality_one_hot(modalities[1], y_a.shape[0], y_a.device) if y_b is not None else code_a
-    params_a = head(stats_a, stats_b, 0.0, code_a, code_b)
-    return params_a, (head(stats_b, stats_a, 1.0, code_b, code_a) if y_b is not None else None)
+    single = raw[1] is None
+    stats_a, restored_a = image_statistics(raw[0]), image_statistics(restored[0])
+    stats_b, restored_b = ((stats_a, restored_a) if single
+                           else (image_statistics(raw[1]), image_statistics(restored[1])))
+    batch, device = raw[0].shape[0], raw[0].device
+    code_a = modality_one_hot(modalities[0], batch, device)
+    code_b = code_a if single else modality_one_hot(modalities[1], batch, device)
+    params_a = head(stats_a, stats_b, 0.0, code_a, code_b, restored_a, restored_b)
+    return params_a, (None if single else head(stats_b, stats_a, 1.0, code_b, code_a, restored_b, restored_a))
+
+
+def widen_raw_only_state(state: dict[str, Tensor], prefix: str = "tone.") -> dict[str, Tensor]:
+    """A head saved before it read the restored statistics (``tone_head`` 1) as this head's state: zero weights on
+    the restored statistics, so it computes the same curves (now applied after the restorer)."""
+    key = f"{prefix}mlp.0.weight"
+    old = state[key]
+    if old.shape[1] != ToneHead.N_INPUTS_RAW_ONLY:
+        raise ValueError(f"{key} has {old.shape[1]} inputs, not the {ToneHead.N_INPUTS_RAW_ONLY} of a tone_head 1")
+    widened = old.new_zeros(old.shape[0], ToneHead.N_INPUTS)
+    widened[:, :old.shape[1]] = old
+    return {**state, key: widened}

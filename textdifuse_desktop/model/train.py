@@ -1,5 +1,5 @@
 """Two-stage training of the compact Text-DiFuse model (method.md §4 and §10.5), after the per-source front-ends
-(stage T, the tone head, and stage R, the restorer, in :mod:`._source_stages`) when the network has them.
+(stage R, the restorer, then stage T, the tone head, in :mod:`._source_stages`) when the network has them.
 
 * **Stage A** (restoration diffusion): single-modality Y crops from every modality, degraded on the fly
   (``degrade_batch``, on the GPU when there is one); the network restores the clean crop from
@@ -216,12 +216,12 @@ def train(cfg: TrainConfig, command: str = "") -> Path | None:
     records = _load_records(cfg)
     t0 = time.perf_counter()
     stage_t = stage_r = None
-    if ctx.net.tone is not None:
-        stage_t = train_tone_head(ctx, CropSampler(records, cfg.crop_t, ctx.device, seed=cfg.seed + 200 + ctx.rank))
-    t_t = time.perf_counter() - t0
     if ctx.net.restorer is not None:
         stage_r = train_restorer(ctx, CropSampler(records, cfg.crop_r, ctx.device, seed=cfg.seed + 300 + ctx.rank))
-    t_r = time.perf_counter() - t0 - t_t
+    t_r = time.perf_counter() - t0
+    if ctx.net.tone is not None:  # after the restorer: the tone head reads and corrects the restored sources
+        stage_t = train_tone_head(ctx, CropSampler(records, cfg.crop_t, ctx.device, seed=cfg.seed + 200 + ctx.rank))
+    t_t = time.perf_counter() - t0 - t_r
     stage_a = _stage_a(ctx, CropSampler(records, cfg.crop_a, ctx.device, seed=cfg.seed + ctx.rank))
     t_a = time.perf_counter() - t0 - t_t - t_r
     stage_b = _stage_b(ctx, CropSampler(records, cfg.crop_b, ctx.device, seed=cfg.seed + 100 + ctx.rank))

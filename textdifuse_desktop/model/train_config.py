@@ -89,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--iters-{st}", type=int, default=None)
         parser.add_argument(f"--time-budget-{st}", type=float, default=None, help="seconds for this stage")
     parser.add_argument("--clean-share-t", type=float, default=d.clean_share_t,
-                        help="stage T (tone head, with --model-config '{\"tone_head\": 1}'): probability that a "
+                        help="stage T (tone head, with --model-config '{\"tone_head\": 2}'): probability that a "
                              "source is left clean (teaches it to leave clean images alone)")
     parser.add_argument("--clean-share-r", type=float, default=d.clean_share_r,
                         help="stage R (restorer, with --model-config '{\"restorer\": 1}'): probability that a crop is "

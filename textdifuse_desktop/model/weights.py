@@ -21,8 +21,9 @@ from safetensors.torch import load_file, save_file
 
 from textdifuse_desktop._typing import PathLike
 from textdifuse_desktop.errors import ModelLoadError, WeightsIntegrityError, WriteError
-from textdifuse_desktop.model.network import FusionDiffusionNet, build_model
+from textdifuse_desktop.model.network import TONE_HEAD_VERSION, FusionDiffusionNet, build_model
 from textdifuse_desktop.model.sampler import DDIMSampler
+from textdifuse_desktop.model.tone import widen_raw_only_state
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,10 @@ def load_model(path: PathLike | None = None, device: str | torch.device = "cpu",
                                  "`textdifuse train`")
         # Weights saved before an option existed were trained without it.
         config = {"output": "direct", **LEGACY_TWO_SCALE, **LEGACY_BASE, "tone_head": 0, "restorer": 0, **config}
+        if config.get("tone_head") == 1 and "tone.mlp.0.weight" in state:
+            # The first tone head read the raw statistics only: the current one with zeros on the restored ones.
+            state = widen_raw_only_state({k: v.float() for k, v in state.items()})
+            config = {**config, "tone_head": TONE_HEAD_VERSION}
     net = build_model(config)
     try:
         net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
