@@ -27,18 +27,20 @@ def noise_sigma(plane: np.ndarray) -> float:
     return float(np.sqrt(np.pi / 2.0) * np.abs(response).sum() / (6.0 * (w - 2) * (h - 2)))
 
 
-def _guided(guide: np.ndarray, plane: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    size = 2 * radius + 1
+def _box_mean(x: np.ndarray, size: int) -> np.ndarray:
+    return ndimage.uniform_filter(x, size, mode="reflect")
 
-    def mean(x: np.ndarray) -> np.ndarray:
-        return ndimage.uniform_filter(x, size, mode="reflect")
 
-    mean_i, mean_p = mean(guide), mean(plane)
-    var_i = mean(guide * guide) - mean_i * mean_i
-    cov = mean(guide * plane) - mean_i * mean_p
+def _guided(guide: np.ndarray, guide_stats: tuple[np.ndarray, np.ndarray], plane: np.ndarray, size: int,
+            eps: float) -> np.ndarray:
+    """He et al.'s guided filter of ``plane``; ``guide_stats`` the guide's box mean and variance (shared by the
+    chroma planes)."""
+    mean_i, var_i = guide_stats
+    mean_p = _box_mean(plane, size)
+    cov = _box_mean(guide * plane, size) - mean_i * mean_p
     a = cov / (var_i + eps)
     b = mean_p - a * mean_i
-    return mean(a) * guide + mean(b)
+    return _box_mean(a, size) * guide + _box_mean(b, size)
 
 
 def restore_chroma(cbcr: np.ndarray, luma: np.ndarray, *, radius: int = 3) -> np.ndarray:
@@ -51,13 +53,15 @@ def restore_chroma(cbcr: np.ndarray, luma: np.ndarray, *, radius: int = 3) -> np
     size = 2 * radius + 1
     for n in range(out.shape[0]):
         guide = guide_all[n] / 255.0
+        mean_i = _box_mean(guide, size)
+        guide_stats = mean_i, _box_mean(guide * guide, size) - mean_i * mean_i
         for c in range(out.shape[-1]):
             plane = out[n, ..., c] / 255.0
             sigma = noise_sigma(plane)
             if sigma <= 0:
                 continue
-            filtered = _guided(guide, plane, radius, eps=max(sigma * sigma, 1e-6))
-            removed = ndimage.uniform_filter((plane - filtered) ** 2, size, mode="reflect")
+            filtered = _guided(guide, guide_stats, plane, size, eps=max(sigma * sigma, 1e-6))
+            removed = _box_mean((plane - filtered) ** 2, size)
             gain = np.clip(sigma * sigma / np.maximum(removed, 1e-12), 0.0, 1.0)
             out[n, ..., c] = 255.0 * (plane + gain * (filtered - plane))
     return out
