@@ -8,7 +8,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from textdifuse_desktop.model import tone as tone_module
-from textdifuse_desktop.model.inference import correct_tones, fuse, prepare_sources, restore_sources
+from textdifuse_desktop.model.inference import (
+    correct_tones,
+    fuse,
+    prepare_sources,
+    restore_sources,
+)
 from textdifuse_desktop.model.losses import tone_loss
 from textdifuse_desktop.model.network import build_model, tiny_config
 from textdifuse_desktop.model.sampler import DDIMSampler
@@ -320,8 +325,7 @@ def test_weights_with_the_first_tone_head_load_with_its_curves(tmp_path) -> None
 def test_the_engine_prepares_the_sources_as_iter_fuse_does(tmp_path) -> None:
     """The engine restores whole planes, computes the curves from the raw and restored planes and fuses the result;
     on an untiled image that is exactly what iter_fuse does by itself (the path training and the benchmarks use)."""
-    from textdifuse_desktop.fusion import FusionParams, FusionRequest
-    from textdifuse_desktop.fusion import _model_backend
+    from textdifuse_desktop.fusion import FusionParams, FusionRequest, _model_backend
     from textdifuse_desktop.fusion.engine import fuse as engine_fuse
     from textdifuse_desktop.imaging.image import Image
     from textdifuse_desktop.model.weights import load_model, save_model

@@ -15,7 +15,6 @@ from textdifuse_desktop.model.inference import prepare_sources, restore_sources
 from textdifuse_desktop.model.losses import restorer_loss, tone_loss
 from textdifuse_desktop.model.network import FusionDiffusionNet
 
-
 #: Share of samples whose modalities stage T hides from the tone head, so that it also works where they are unknown
 #: (a plain PNG's ``OT``).
 UNKNOWN_MODALITY_SHARE = 0.25
@@ -23,7 +22,7 @@ UNKNOWN_MODALITY_SHARE = 0.25
 
 def prepare_conditions(net: FusionDiffusionNet, y_a: torch.Tensor, y_b: torch.Tensor | None,
                        modalities: tuple = (None, None)) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Degraded sources in [0, 1] -> the conditions in [-1, 1], through the (frozen) tone head and restorer when the
+    """Degraded sources in [0, 1] -> the conditions in [-1, 1], through the (frozen) restorer and tone head when the
     network has them, as :func:`~.inference.iter_fuse` prepares them; ``modalities`` as there (per sample)."""
     a, b = prepare_sources(net, y_a, y_b, modalities=modalities)
     return a * 2 - 1, (None if b is None else b * 2 - 1)

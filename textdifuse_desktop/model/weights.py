@@ -21,7 +21,11 @@ from safetensors.torch import load_file, save_file
 
 from textdifuse_desktop._typing import PathLike
 from textdifuse_desktop.errors import ModelLoadError, WeightsIntegrityError, WriteError
-from textdifuse_desktop.model.network import TONE_HEAD_VERSION, FusionDiffusionNet, build_model
+from textdifuse_desktop.model.network import (
+    TONE_HEAD_VERSION,
+    FusionDiffusionNet,
+    build_model,
+)
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.tone import widen_raw_only_state
 
