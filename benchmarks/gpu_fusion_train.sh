@@ -11,7 +11,7 @@
 #         GRID_STEPS_A (stage A's --grid-steps-a, default 1,2,4,8),
 #         VARIANTS ("name:arg,arg ..." with ',' for spaces: stage B from the new stage A), EARLY_VARIANTS (the same form: stage B from INIT, started beside stage A and given
 #         both budgets, e.g. to tell what the longer stage A brings), DEVICE, PYTHON, SPEED_VARIANT,
-#         ITERS_T (stage-T iterations of the tone head, for a model with one: add --model-config,'{"tone_head":1}'
+#         ITERS_T (stage-T iterations of the tone head, for a model with one: add --model-config,'{"tone_head":2}'
 #         to A_ARGS; default 0 with INIT, whose head is kept, and 3000 without),
 #         ITERS_R (stage-R iterations of the learned source restorer; default 0 with INIT, whose restorer is kept,
 #         and 3000 without)
