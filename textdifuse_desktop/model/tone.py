@@ -122,8 +122,7 @@ class ToneHead(nn.Module):
 
     def __init__(self, hidden: int = 96):
         super().__init__()
-        n_in = self.N_INPUTS
-        self.mlp = nn.Sequential(nn.Linear(n_in, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
+        self.mlp = nn.Sequential(nn.Linear(self.N_INPUTS, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
                                  nn.SiLU(), nn.Linear(hidden, N_PARAMS))
         nn.init.zeros_(self.mlp[-1].weight)  # identity curve at the start: a clean image passes unchanged
         nn.init.zeros_(self.mlp[-1].bias)
