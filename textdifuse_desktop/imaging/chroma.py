@@ -62,7 +62,8 @@ def restore_chroma(cbcr: np.ndarray, luma: np.ndarray, *, radius: int = 3) -> np
             mean_i = _box_mean(guide, size)
             guide_stats = mean_i, _box_mean(guide * guide, size) - mean_i * mean_i
             planes = [out[n, ..., c] / 255.0 for c in range(out.shape[-1])]
-            restored = pool.map(lambda plane: _restore_plane(plane, guide, guide_stats, size), planes)
+            shared = [guide] * len(planes), [guide_stats] * len(planes), [size] * len(planes)
+            restored = pool.map(_restore_plane, planes, *shared)
             for c, plane in enumerate(restored):
                 out[n, ..., c] = 255.0 * plane
     return out
