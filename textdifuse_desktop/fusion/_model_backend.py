@@ -42,8 +42,10 @@ def get_loaded_model(weights: str | None, device: torch.device) -> Any:
     ``card``, ``sha256``).  Raises ModelLoadError / WeightsIntegrityError
     from :func:`textdifuse_desktop.model.weights.load_model`.
     """
+    from textdifuse_desktop.model.host_allocator import tune_host_allocator
     from textdifuse_desktop.model.weights import default_weights_path, load_model
 
+    tune_host_allocator()  # before the first fusion's allocations (see its module)
     path = Path(weights) if weights else Path(default_weights_path())
     key = (str(path.resolve()), str(device))
     with _LOADING:
