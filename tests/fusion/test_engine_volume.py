@@ -154,3 +154,27 @@ def test_slices_empty_in_both_sources_are_not_sent_to_the_model(rng, monkeypatch
                                          backend=backend))
     assert backend.calls == [2, 2] and not result.image.pixels[:4].any() and result.image.pixels[4:].any()
     assert progress[-1].done == progress[-1].total == 4
+
+
+def test_one_progress_count_runs_over_the_restorer_pass_and_the_fusion(rng, tmp_path) -> None:
+    """The engine restores whole volumes before it fuses them; the progress it reports counts both passes once, so
+    a progress bar never runs back."""
+    torch = pytest.importorskip("torch")
+    from textdifuse_desktop.fusion import _model_backend
+    from textdifuse_desktop.model.network import build_model, tiny_config
+    from textdifuse_desktop.model.sampler import DDIMSampler
+    from textdifuse_desktop.model.weights import save_model
+
+    torch.manual_seed(0)
+    weights = tmp_path / "tiny.safetensors"
+    save_model(build_model({**tiny_config(), "restorer": 1}), DDIMSampler().config, weights)
+    _model_backend.clear_model_cache()
+    a = Image(_smooth_volume(rng, (4, 32, 48)), axes="ZYX", modality="MR")
+    b = Image(_smooth_volume(rng, (4, 32, 48)), axes="ZYX", modality="PT")
+    params = FusionParams(device="cpu", weights=str(weights), steps=2)
+    _, progress = _drain(run_fusion(FusionRequest(a, b, params)))
+    messages = [p.message for p in progress]
+    assert any("restoring the sources" in m for m in messages) and any("fusing" in m for m in messages)
+    fractions = [p.fraction for p in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert len({p.total for p in progress}) == 1  # one total from the first report on

@@ -59,6 +59,10 @@ class SliceRunner:
         self.total = 0
         self.warnings: list[str] = []
 
+    def planned_ticks(self, shape: tuple[int, int, int]) -> int:
+        """Progress ticks that :meth:`fuse` of ``(N, H, W)`` stacks will count (all passes)."""
+        return self._plan(shape)[1] * self.passes
+
     def _plan(self, shape: tuple[int, int, int]) -> tuple[int, int]:
         n, h, w = shape
         tile = self.tile if self.tile > 0 else max(h, w)

@@ -87,29 +87,33 @@ def _run_classical(
 
 
 def _prepare_sources(backend: Any, pair: Any, params: FusionParams, cancel: CancelToken | None,
-                     warnings: list[str]) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray, Any]]:
+                     warnings: list[str], later_ticks: int
+                     ) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray, Any, int]]:
     """The sources as the network fuses them: each whole image or volume through the restorer (tiled and in slice
     batches like the fusion), then the tone curves, which read it whole once (one curve per acquisition).  Returns
-    both stacks and the curves applied (None when none ran)."""
+    both stacks, the curves applied (None when none ran) and the progress ticks done; the progress reported counts
+    ``later_ticks`` more to come (the fusion's)."""
     ya, yb = pair.ya, pair.yb
+    done = 0
     restorer = backend.restorer_pass()
     if restorer is not None:
         both = np.concatenate([ya, yb])  # one pass restores A's planes and B's
         runner = SliceRunner(restorer, params, cancel, passes=1, empty_stays_black=False)
+        runner.total = runner.planned_ticks(both.shape) + later_ticks
         restored = yield from runner.fuse(both, both, None, None, "restoring the sources", False)
         warnings.extend(runner.warnings)
-        ra, rb = restored[:len(ya)], restored[len(ya):]
+        ra, rb, done = restored[:len(ya)], restored[len(ya):], runner.done
     else:
         ra, rb = ya, yb
     if not params.tone:
-        return ra, rb, None
+        return ra, rb, None, done
     modalities = (pair.modalities or {}).get("a"), (pair.modalities or {}).get("b")
     ta, tb, curves = backend.correct_tones((ya, yb), (ra, rb), one_acquisition=pair.stacked, modalities=modalities)
     note = backend.tone_note(modalities)
     if note:
         log.warning(note)
         warnings.append(note)
-    return ta, tb, curves
+    return ta, tb, curves, done
 
 
 def run_fusion(
@@ -159,11 +163,16 @@ def run_fusion(
         modulate = ka is not None or kb is not None
         cached = _BASE_CACHE.get(key) if modulate else None
         ya, yb = pair.ya, pair.yb
+        passes = 1 + int(modulate and cached is None)
+        done = 0  # ticks of the restorer's pass, so that one progress count runs over it and the fusion
         if hasattr(backend, "restorer_pass"):
-            ya, yb, tone_curves = yield from _prepare_sources(backend, pair, params, cancel, warnings)
+            fusion_ticks = SliceRunner(backend, params, cancel, passes).planned_ticks(shape)
+            ya, yb, tone_curves, done = yield from _prepare_sources(backend, pair, params, cancel, warnings,
+                                                                    fusion_ticks)
         if hasattr(backend, "for_sources"):
             backend = backend.for_sources(ya, yb)  # so do the gate's degradation statistics
-        runner = SliceRunner(backend, params, cancel, passes=1 + int(modulate and cached is None))
+        runner = SliceRunner(backend, params, cancel, passes)
+        runner.done = runner.total = done
         if cached is not None:
             _BASE_CACHE.move_to_end(key)
             base = cached
