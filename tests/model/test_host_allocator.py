@@ -12,15 +12,17 @@ from textdifuse_desktop.model import host_allocator
 
 @pytest.fixture
 def fresh(monkeypatch):
-    monkeypatch.setattr(host_allocator, "_done", [])
+    host_allocator.tune_host_allocator.cache_clear()
     for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", host_allocator.ENV_SWITCH):
         monkeypatch.delenv(name, raising=False)
+    yield
+    host_allocator.tune_host_allocator.cache_clear()
 
 
 def test_switched_off_or_set_by_the_user_it_leaves_the_defaults(fresh, monkeypatch) -> None:
     monkeypatch.setenv(host_allocator.ENV_SWITCH, "0")
     assert host_allocator.tune_host_allocator() is False
-    monkeypatch.setattr(host_allocator, "_done", [])
+    host_allocator.tune_host_allocator.cache_clear()
     monkeypatch.delenv(host_allocator.ENV_SWITCH)
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000000")
     assert host_allocator.tune_host_allocator() is False

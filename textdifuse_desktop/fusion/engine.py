@@ -163,16 +163,13 @@ def run_fusion(
         modulate = ka is not None or kb is not None
         cached = _BASE_CACHE.get(key) if modulate else None
         ya, yb = pair.ya, pair.yb
-        passes = 1 + int(modulate and cached is None)
-        done = 0  # ticks of the restorer's pass, so that one progress count runs over it and the fusion
+        runner = SliceRunner(backend, params, cancel, passes=1 + int(modulate and cached is None))
         if hasattr(backend, "restorer_pass"):
-            fusion_ticks = SliceRunner(backend, params, cancel, passes).planned_ticks(shape)
-            ya, yb, tone_curves, done = yield from _prepare_sources(backend, pair, params, cancel, warnings,
-                                                                    fusion_ticks)
+            # The fusion's progress continues from the restorer pass's: one count over both.
+            ya, yb, tone_curves, runner.done = yield from _prepare_sources(backend, pair, params, cancel, warnings,
+                                                                           runner.planned_ticks(shape))
         if hasattr(backend, "for_sources"):
-            backend = backend.for_sources(ya, yb)  # so do the gate's degradation statistics
-        runner = SliceRunner(backend, params, cancel, passes)
-        runner.done = runner.total = done
+            runner.backend = backend.for_sources(ya, yb)  # so do the gate's degradation statistics
         if cached is not None:
             _BASE_CACHE.move_to_end(key)
             base = cached

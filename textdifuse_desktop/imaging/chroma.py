@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 from scipy import ndimage
@@ -62,8 +63,7 @@ def restore_chroma(cbcr: np.ndarray, luma: np.ndarray, *, radius: int = 3) -> np
             mean_i = _box_mean(guide, size)
             guide_stats = mean_i, _box_mean(guide * guide, size) - mean_i * mean_i
             planes = [out[n, ..., c] / 255.0 for c in range(out.shape[-1])]
-            shared = [guide] * len(planes), [guide_stats] * len(planes), [size] * len(planes)
-            restored = pool.map(_restore_plane, planes, *shared)
+            restored = pool.map(partial(_restore_plane, guide=guide, guide_stats=guide_stats, size=size), planes)
             for c, plane in enumerate(restored):
                 out[n, ..., c] = 255.0 * plane
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 
@@ -24,15 +25,13 @@ MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 512 << 20
 #: Set to 0 to keep the C library's defaults.
 ENV_SWITCH = "TEXTDIFUSE_TUNE_MALLOC"
-_done: list[bool] = []
 
 
+@functools.cache
 def tune_host_allocator() -> bool:
     """Apply the settings above once per process; True if they are in force.  Nothing happens outside glibc, with
     ``TEXTDIFUSE_TUNE_MALLOC=0``, or where the user set glibc's own ``MALLOC_MMAP_THRESHOLD_`` /
     ``MALLOC_TRIM_THRESHOLD_``."""
-    if _done:
-        return _done[0]
     applied = False
     wanted = os.environ.get(ENV_SWITCH, "1") != "0"
     user_set = any(name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"))
@@ -48,5 +47,4 @@ def tune_host_allocator() -> bool:
             applied = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD,
                                                                                       TRIM_THRESHOLD))
             log.debug("host allocator tuned: %s", applied)
-    _done.append(applied)
     return applied
