@@ -126,3 +126,28 @@ def test_select_device() -> None:
             select_device("cuda:0")
     with pytest.raises(DeviceError):
         select_device("tpu")
+
+
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels-last"])
+def test_nearest_up_conv_equals_upsampling_then_convolving(channels_last: bool) -> None:
+    """The decoder's and restorer's upsampling convolution, computed at the input's resolution, gives what the
+    convolution of the nearest-upsampled input gives (borders included), and the same weight gradients."""
+    from textdifuse_desktop.model.layers import NearestUpConv, nearest_up_conv
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6, 5, 3, padding=1)
+    x = torch.randn(2, 6, 7, 9)
+    if channels_last:
+        conv, x = conv.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    reference = conv(torch.nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"))
+    grads = torch.autograd.grad(reference.square().sum(), conv.parameters())
+    folded = nearest_up_conv(x, conv)
+    folded_grads = torch.autograd.grad(folded.square().sum(), conv.parameters())
+    assert folded.shape == reference.shape == (2, 5, 14, 18)
+    assert folded.is_contiguous(memory_format=torch.channels_last) == channels_last
+    torch.testing.assert_close(folded, reference, atol=1e-5, rtol=1e-5)
+    for g, ref in zip(folded_grads, grads):
+        torch.testing.assert_close(g, ref, atol=1e-4, rtol=1e-4)
+    module = NearestUpConv(6, 5)
+    assert [name for name, _ in module.named_parameters()] == ["1.weight", "1.bias"]  # saved weights' names
+    torch.testing.assert_close(module(x), module[1](module[0](x)), atol=1e-5, rtol=1e-5)

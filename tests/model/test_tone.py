@@ -62,6 +62,15 @@ def test_the_curve_inverts_contrast_loss_and_low_light_exactly() -> None:
     torch.testing.assert_close(apply_tone(dark, off), dark, atol=1e-5, rtol=0)
 
 
+def test_statistics_quantiles_on_the_cpu_equal_torch_quantile() -> None:
+    """The CPU's numpy selection gives torch.quantile's (linearly interpolated) values, which the GPU uses."""
+    from textdifuse_desktop.model.tone import QUANTILES
+
+    x = _scene(3)
+    expected = torch.quantile(x.reshape(x.shape[0], -1), torch.tensor(QUANTILES), dim=1).T
+    torch.testing.assert_close(image_statistics(x)[:, :len(QUANTILES)], expected, atol=1e-6, rtol=0)
+
+
 def test_statistics_see_noise_and_clipping() -> None:
     x = _scene(2)
     noisy = (x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)

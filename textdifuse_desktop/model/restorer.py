@@ -23,6 +23,8 @@ from itertools import pairwise
 
 from torch import Tensor, nn
 
+from textdifuse_desktop.model.layers import NearestUpConv
+
 #: Channels of the four levels (half, quarter, eighth and sixteenth resolution) and residual blocks per level.
 DEFAULT_WIDTHS = (16, 32, 64, 96)
 DEFAULT_BLOCKS = (1, 1, 2, 2)
@@ -66,9 +68,7 @@ class Restorer(nn.Module):
         self.downs = nn.ModuleList(nn.Conv2d(w, w_next, 3, stride=2, padding=1)
                                    for w, w_next in pairwise(widths))
         self.middle = nn.Sequential(*(_ResBlock(widths[-1]) for _ in range(blocks[-1])))
-        self.ups = nn.ModuleList(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
-                                               nn.Conv2d(w_next, w, 3, padding=1))
-                                 for w, w_next in pairwise(widths))
+        self.ups = nn.ModuleList(NearestUpConv(w_next, w) for w, w_next in pairwise(widths))
         self.up_blocks = nn.ModuleList(_ResBlock(w) for w in widths[:-1])
         self.out = nn.Sequential(nn.SiLU(), nn.Conv2d(widths[0], 4, 3, padding=1), nn.PixelShuffle(2))
         nn.init.zeros_(self.out[1].weight)

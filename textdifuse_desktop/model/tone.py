@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -97,12 +98,21 @@ def image_statistics(y: Tensor) -> Tensor:
     """
     y = y.float().clamp(0, 1)
     flat = strided_subsample(y, MAX_SAMPLES)
-    q = torch.quantile(flat, torch.tensor(QUANTILES, device=y.device), dim=1).T
+    q = _quantiles(flat)
     diagonal = haar_level(y)[3]
     sigma = strided_subsample(diagonal, MAX_SAMPLES).abs().median(dim=1).values / 0.6745
     extra = torch.stack([flat.mean(1), flat.std(1), (flat <= 0).float().mean(1), (flat >= 1).float().mean(1),
                          sigma * 10], dim=1)
     return torch.cat([q, extra], dim=1)
+
+
+def _quantiles(flat: Tensor) -> Tensor:
+    """:data:`QUANTILES` of each row of ``[B, n]`` (linear interpolation), ``[B, len(QUANTILES)]``.  On the CPU
+    numpy's selection (O(n)) does it in half the time of ``torch.quantile``'s full sort (4 against 8 ms for a
+    640x480 image); the values agree to float rounding."""
+    if flat.device.type == "cpu" and not flat.requires_grad:
+        return torch.from_numpy(np.quantile(flat.numpy(), QUANTILES, axis=1).T.astype(np.float32))
+    return torch.quantile(flat, torch.tensor(QUANTILES, device=flat.device), dim=1).T
 
 
 class ToneHead(nn.Module):
