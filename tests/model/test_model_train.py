@@ -224,6 +224,32 @@ def test_zero_stage_a_iterations_keep_the_initial_denoiser(tmp_path: Path) -> No
         torch.testing.assert_close(p, q)
 
 
+def test_init_from_keeps_the_loaded_design_unless_the_model_config_changes_it(tmp_path: Path) -> None:
+    """A run from saved weights builds their network (here: with a restorer, which the tiny default lacks), so
+    fine-tuning the shipped weights keeps their restorer and tone head; ``--model-config`` still overrides."""
+    from textdifuse_desktop.model.weights import save_model
+
+    pack = _synthetic_pack(tmp_path / "pack.npz")
+    torch.manual_seed(0)
+    start = build_model({**tiny_config(), "restorer": 1})
+    with torch.no_grad():
+        start.restorer.out[1].weight.normal_(0, 0.05)  # not the fresh (zero) output layer
+    weights = tmp_path / "start" / "model.safetensors"
+    save_model(start, {}, weights, dtype=torch.float32)
+
+    def run(name: str, model: dict) -> torch.nn.Module:
+        cfg = TrainConfig(out=str(tmp_path / name), train_pack=str(pack), tiny=True, iters_a=0, iters_b=1,
+                          iters_t=0, iters_r=0, batch_b=2, crop_b=32, rollout_steps=(1,), progress=False,
+                          init_from=str(weights), model=model)
+        return load_model(train(cfg, name)).net
+
+    kept = run("kept", {})
+    assert kept.restorer is not None and kept.tone is not None
+    for p, q in zip(kept.restorer.parameters(), start.restorer.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-3, rtol=1e-3)  # saved in float16
+    assert run("changed", {"restorer": 0}).restorer is None
+
+
 def test_condition_only_trains_the_gate_condition_and_nothing_else(tmp_path: Path) -> None:
     """``--condition-only``: stage B moves only the pixel gate's degradation condition; every other tensor keeps
     the value it was loaded with.  Without ``gate_condition`` the option is refused."""

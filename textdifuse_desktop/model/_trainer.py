@@ -24,6 +24,7 @@ from textdifuse_desktop.model.network import (
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.tone import ToneHead, widen_raw_only_state
 from textdifuse_desktop.model.train_config import TrainConfig
+from textdifuse_desktop.model.weights import saved_config
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,11 @@ class Context:
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1000 * self.rank)
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        model_cfg = {**(tiny_config() if cfg.tiny else {}), **cfg.model, "prediction_type": cfg.prediction_type}
+        # Fine-tuning starts from the design of the weights it loads (their tone head, restorer...); --model-config
+        # changes it.  Without this a run from the shipped weights silently dropped their tone head.
+        saved = saved_config(cfg.init_from) if cfg.init_from else None
+        model_cfg = {**(tiny_config() if cfg.tiny else {}), **(saved or {}), **cfg.model,
+                     "prediction_type": cfg.prediction_type}
         self.net: FusionDiffusionNet = build_model(model_cfg)
         if cfg.init_from:
             _init_from(self.net, cfg.init_from, rezero_head=cfg.rezero_head, reset_pixel_gate=cfg.reset_pixel_gate)

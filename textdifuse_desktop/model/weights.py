@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from textdifuse_desktop._typing import PathLike
@@ -123,6 +123,20 @@ def load_card(weights: PathLike) -> dict[str, Any]:
                              hint="restore the file from the release") from error
 
 
+def with_option_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """A network config as saved with some weights, with every option added since at the value those weights were
+    trained with (off), and a first-format tone head (``tone_head`` 1) as the current one, which loads it."""
+    config = {"output": "direct", **LEGACY_TWO_SCALE, **LEGACY_BASE, "tone_head": 0, "restorer": 0, **config}
+    return {**config, "tone_head": TONE_HEAD_VERSION} if config["tone_head"] == 1 else config
+
+
+def saved_config(path: PathLike) -> dict[str, Any] | None:
+    """The network config in a weights file's metadata (:func:`with_option_defaults`), None where it has none."""
+    with safe_open(str(path), framework="pt") as handle:
+        config = json.loads((handle.metadata() or {}).get("config", "null"))
+    return with_option_defaults(config) if isinstance(config, dict) else None
+
+
 def load_model(path: PathLike | None = None, device: str | torch.device = "cpu", *,
                verify: bool = True) -> LoadedModel:
     """Load weights (default: the shipped model) onto ``device`` after checking their sha256.
@@ -148,8 +162,6 @@ def load_model(path: PathLike | None = None, device: str | torch.device = "cpu",
                                     hint="the file is corrupt or was replaced; re-download it or restore the card")
     try:
         state = load_file(str(weights))
-        from safetensors import safe_open
-
         with safe_open(str(weights), framework="pt") as handle:
             metadata = handle.metadata() or {}
         config = json.loads(metadata.get("config", "null")) or card.get("config")
@@ -162,12 +174,10 @@ def load_model(path: PathLike | None = None, device: str | torch.device = "cpu",
             raise ModelLoadError("these weights were made for the saliency-prior design, which this version no "
                                  "longer has", path=weights, hint="use the shipped weights or retrain with "
                                  "`textdifuse train`")
-        # Weights saved before an option existed were trained without it.
-        config = {"output": "direct", **LEGACY_TWO_SCALE, **LEGACY_BASE, "tone_head": 0, "restorer": 0, **config}
         if config.get("tone_head") == 1 and "tone.mlp.0.weight" in state:
             # The first tone head read the raw statistics only: the current one with zeros on the restored ones.
             state = widen_raw_only_state({k: v.float() for k, v in state.items()})
-            config = {**config, "tone_head": TONE_HEAD_VERSION}
+        config = with_option_defaults(config)  # weights saved before an option existed were trained without it
     net = build_model(config)
     try:
         net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
