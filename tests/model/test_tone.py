@@ -235,7 +235,7 @@ def test_the_engine_hands_the_sources_modalities_to_the_tone_head(tmp_path) -> N
     pixels = [(rng.random((40, 48)) * 255).astype(np.float32) for _ in range(2)]
     params = FusionParams(steps=1, device="cpu", weights=str(weights))
 
-    def fused(mod_a: str, mod_b: str):  # noqa: ANN202 - a FusionResult
+    def fused(mod_a: str, mod_b: str):
         request = FusionRequest(Image(pixels[0], modality=mod_a), Image(pixels[1], modality=mod_b), params)
         return engine_fuse(request)
 
