@@ -357,3 +357,35 @@ def test_the_engine_prepares_the_sources_as_iter_fuse_does(tmp_path) -> None:
     a, b = (torch.from_numpy(p / 255.0)[None, None].float() for p in pixels)
     direct = fuse(loaded.net, loaded.sampler, a, b, steps=2, modalities=("IR", "VIS"))
     np.testing.assert_allclose(result.image.pixels, direct[0, 0].numpy() * 255.0, atol=0.05)
+
+
+def _fixed_curve_head(offset: float, gain: float) -> ToneHead:
+    """A head whose curve is ``clamp((y - offset) * gain)``, taken in full, whatever it reads."""
+    head = ToneHead()
+    with torch.no_grad():
+        head.mlp[-1].bias.copy_(torch.tensor([np.arctanh(offset / tone_module.OFFSET_SCALE),
+                                              np.arctanh(np.log(gain) / tone_module.LOG_GAIN_SCALE), 0.0,
+                                              np.arctanh(0.9)]))
+    return head
+
+
+def test_the_detail_term_counts_dark_tissue_that_an_offset_clips() -> None:
+    """A washed-out scan (``0.5 * x + 0.05``) with faint dark tissue: the exact inverse keeps the tissue, an offset
+    a few grey levels too large clips it to black.  The detail term adds the clipped texture to what the 4x4 means
+    see."""
+    gen = torch.Generator().manual_seed(0)
+    clean = torch.zeros(2, 1, 64, 64)
+    clean[..., 8:56, 8:32] = 0.03 + 0.02 * torch.rand(2, 1, 48, 24, generator=gen)  # faint dark tissue
+    clean[..., 8:56, 36:56] = 0.8  # bright tissue
+    washed = 0.5 * clean + 0.05
+    pair_degraded, pair_clean = (washed, washed), (clean, clean)
+    exact, clipping = _fixed_curve_head(0.05, 2.0), _fixed_curve_head(0.08, 2.0)
+
+    def excess(weight: float) -> float:
+        with torch.no_grad():
+            return float(tone_loss(clipping, pair_degraded, pair_degraded, pair_clean, detail_weight=weight)
+                         - tone_loss(exact, pair_degraded, pair_degraded, pair_clean, detail_weight=weight))
+
+    assert excess(0.0) > 0  # the clipping curve is worse either way...
+    assert excess(2.0) > excess(0.0) + 0.005  # ...and the detail term adds the clipped texture's loss
+

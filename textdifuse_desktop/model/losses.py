@@ -104,14 +104,23 @@ def restorer_loss(restored: torch.Tensor, clean: torch.Tensor) -> tuple[torch.Te
 
 
 def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor], restored: tuple[torch.Tensor, torch.Tensor],
-              clean: tuple[torch.Tensor, torch.Tensor], modalities: tuple = (None, None)) -> torch.Tensor:
+              clean: tuple[torch.Tensor, torch.Tensor], modalities: tuple = (None, None),
+              detail_weight: float = 0.0) -> torch.Tensor:
     """Stage T: the restored degraded pair through its curves against the clean pair (``[B, 1, H, W]`` in [0, 1]),
     L1 + (1 - SSIM) on 4x4 means.  The curve is a low-frequency property, and averaging keeps the noise the restorer
     left out of the loss; SSIM weighs dark regions as the metrics do (an offset of a few grey levels, invisible to
-    the L1, erases a faint background).  The head reads the pair both as degraded and as restored (see
-    :mod:`.tone`).  ``modalities``: the sources', per sample (None where hidden or unknown)."""
+    the L1, erases a faint background).  ``detail_weight`` adds the L1 of the horizontal and vertical differences on
+    2x2 means: SSIM's pull towards an exactly black background is one-sided, and without this term the head took
+    offsets that clip the dark tissue beside it and powers that flatten the bright end, detail the fusion metrics
+    count (validation.md, run 24).  The head reads the pair both as degraded and as restored (see :mod:`.tone`).
+    ``modalities``: the sources', per sample (None where hidden or unknown)."""
     total = torch.zeros((), device=degraded[0].device)
     for x, params, c in zip(restored, tone_parameters(head, degraded, restored, modalities), clean):
-        corrected, target = F.avg_pool2d(apply_tone(x, params), 4), F.avg_pool2d(c, 4)
+        toned = apply_tone(x, params)
+        corrected, target = F.avg_pool2d(toned, 4), F.avg_pool2d(c, 4)
         total = total + (corrected - target).abs().mean() + (1 - ssim_map(corrected, target, radius=2).mean())
+        if detail_weight > 0:
+            fine, fine_target = F.avg_pool2d(toned, 2), F.avg_pool2d(c, 2)
+            for dim in (-1, -2):
+                total = total + detail_weight * (fine.diff(dim=dim) - fine_target.diff(dim=dim)).abs().mean()
     return total / 2
