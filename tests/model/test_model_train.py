@@ -335,19 +335,3 @@ def test_stage_a_ssim_term_is_part_of_the_logged_loss(tmp_path: Path) -> None:
     assert rows and all(0 < r["1-ssim"] <= 2 for r in rows)
     for r in rows:
         assert r["loss"] == pytest.approx(r["mse"] + 0.5 * r["l1"] + 2.0 * r["1-ssim"], rel=1e-5)
-
-
-
-def test_night_scenes_darken_only_visible_crops_and_say_which() -> None:
-    from textdifuse_desktop.model._source_stages import night_scenes
-
-    gen = torch.Generator().manual_seed(0)
-    b = 0.3 + 0.6 * torch.rand(4, 1, 16, 16, generator=gen)
-    mods = ["VIS", "PT", "VIS", "CT"]
-    dark, is_night = night_scenes(b, mods, gen, share=1.0)
-    assert is_night.tolist() == [True, False, True, False]
-    assert torch.equal(dark[~is_night], b[~is_night])
-    assert (dark[is_night].mean(dim=(1, 2, 3)) <= 0.5 * b[is_night].mean(dim=(1, 2, 3))).all()
-    assert dark.std() > 0 and (dark[is_night].std(dim=(1, 2, 3)) > 0).all()  # darker, not blank
-    unchanged, none = night_scenes(b, mods, gen, share=0.0)
-    assert torch.equal(unchanged, b) and not none.any()

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import torch
 
-from textdifuse_desktop.imaging.degrade import modality_key
 from textdifuse_desktop.model._trainer import Context, Stage, _degrade
 from textdifuse_desktop.model.data import CropSampler
 from textdifuse_desktop.model.degrade_torch import apply_tone_ops, degrade_batch
@@ -49,35 +48,9 @@ def _train_alone(ctx: Context, name: str, params: list[torch.nn.Parameter], lr: 
     return stage
 
 
-#: The exposure curves ``gain * x**gamma`` of :func:`night_scenes`: the brighter end of low light's range (whose
-#: gain is 0.1-0.5 and gamma 1.5-3).  With low light's whole range the head stopped brightening low light at all
-#: (validation.md, run 24).
-NIGHT_GAIN, NIGHT_GAMMA = (0.3, 0.6), (1.0, 1.5)
-
-
-def night_scenes(b: torch.Tensor, mods_b: list[str], generator: torch.Generator,
-                 share: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``b`` with ``share`` of its visible crops turned into clean night scenes, and which (``[B]`` bool).
-
-    A night scene is the clean crop through low light's exposure curve (``gain * x**gamma``) without its sensor
-    noise: dark and flat, as a clean night frame is.  Low light always brings the noise of few photons, so the
-    noise tells the head which of the two a dark frame is; without such scenes every trained head brightened a
-    clean dark frame, and the fusion turned the brightened texture into a dark ring around hot figures
-    (validation.md, runs 20-22)."""
-    device = generator.device
-    draw = torch.rand(len(mods_b), 3, generator=generator, device=device).to(b.device)
-    is_vis = torch.tensor([modality_key(m) == "vis" for m in mods_b], device=b.device)
-    is_night = is_vis & (draw[:, 0] < share)
-    gain = NIGHT_GAIN[0] + (NIGHT_GAIN[1] - NIGHT_GAIN[0]) * draw[:, 1]
-    gamma = NIGHT_GAMMA[0] + (NIGHT_GAMMA[1] - NIGHT_GAMMA[0]) * draw[:, 2]
-    dark = gain[:, None, None, None] * b.clamp(0, 1) ** gamma[:, None, None, None]
-    return torch.where(is_night[:, None, None, None], dark, b), is_night
-
-
 def train_tone_head(ctx: Context, data: CropSampler) -> Stage:
     """The tone head alone: pairs degraded independently and restored by the (frozen) restorer, as inference feeds
-    the head; its curves on the restored pair scored against the clean pair.  ``--night-share-t`` of the
-    infrared/visible pairs show a clean night scene (:func:`night_scenes`) to be left alone.  The modalities of
+    the head; its curves on the restored pair scored against the clean pair.  The modalities of
     :data:`UNKNOWN_MODALITY_SHARE` of the pairs are hidden from it."""
     cfg, net = ctx.cfg, ctx.net
 
@@ -85,9 +58,6 @@ def train_tone_head(ctx: Context, data: CropSampler) -> Stage:
         a, b, mods_a, mods_b = data.sample_pairs(cfg.batch_t)
         da = _degrade(a, mods_a, ctx.generator, cfg.clean_share_t)
         db = _degrade(b, mods_b, ctx.generator, cfg.clean_share_t)
-        if cfg.night_share_t > 0:
-            b, is_night = night_scenes(b, mods_b, ctx.generator, cfg.night_share_t)
-            db = torch.where(is_night[:, None, None, None], b, db)
         draw = torch.rand(len(mods_a), generator=ctx.generator, device=ctx.generator.device)
         hidden = (draw < UNKNOWN_MODALITY_SHARE).tolist()
         shown = tuple([None if h else m for h, m in zip(hidden, mods)] for mods in (mods_a, mods_b))

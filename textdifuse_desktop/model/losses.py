@@ -110,9 +110,11 @@ def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor], resto
     L1 + (1 - SSIM) on 4x4 means.  The curve is a low-frequency property, and averaging keeps the noise the restorer
     left out of the loss; SSIM weighs dark regions as the metrics do (an offset of a few grey levels, invisible to
     the L1, erases a faint background).  ``detail_weight`` adds the L1 of the horizontal and vertical differences on
-    2x2 means: SSIM's pull towards an exactly black background is one-sided, and without this term the head took
-    offsets that clip the dark tissue beside it and powers that flatten the bright end, detail the fusion metrics
-    count (validation.md, run 24).  The head reads the pair both as degraded and as restored (see :mod:`.tone`).
+    2x2 means, the detail a curve clips or flattens: without it the head took offsets that clipped the dark tissue
+    beside a black background, and every head trained on the restored statistics brightened the flat dark frame of
+    the no-ring check into a ring; the shipped head, trained with weight 2, clips less and passes that check
+    (validation.md, run 24).
+    The head reads the pair both as degraded and as restored (see :mod:`.tone`).
     ``modalities``: the sources', per sample (None where hidden or unknown)."""
     total = torch.zeros((), device=degraded[0].device)
     for x, params, c in zip(restored, tone_parameters(head, degraded, restored, modalities), clean):

@@ -27,7 +27,6 @@ class TrainConfig:
     iters_t: int | None = None
     time_budget_t: float | None = None
     clean_share_t: float = 0.5
-    night_share_t: float = 0.0
     detail_weight_t: float = 0.0
     batch_r: int = 16
     crop_r: int = 128
@@ -93,10 +92,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clean-share-t", type=float, default=d.clean_share_t,
                         help="stage T (tone head, with --model-config '{\"tone_head\": 2}'): probability that a "
                              "source is left clean (teaches it to leave clean images alone)")
-    parser.add_argument("--night-share-t", type=float, default=d.night_share_t,
-                        help="stage T: share of infrared/visible pairs whose visible crop is a clean night scene (the "
-                             "clean crop darkened by an exposure curve, without the sensor noise of low light), to be "
-                             "left as it is")
     parser.add_argument("--detail-weight-t", type=float, default=d.detail_weight_t,
                         help="stage T: weight of the gradient term (the detail a curve clips or flattens, e.g. dark "
                              "tissue under too large an offset)")
