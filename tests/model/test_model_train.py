@@ -335,3 +335,4 @@ def test_stage_a_ssim_term_is_part_of_the_logged_loss(tmp_path: Path) -> None:
     assert rows and all(0 < r["1-ssim"] <= 2 for r in rows)
     for r in rows:
         assert r["loss"] == pytest.approx(r["mse"] + 0.5 * r["l1"] + 2.0 * r["1-ssim"], rel=1e-5)
+

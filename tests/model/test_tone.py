@@ -388,4 +388,3 @@ def test_the_detail_term_counts_dark_tissue_that_an_offset_clips() -> None:
 
     assert excess(0.0) > 0  # the clipping curve is worse either way...
     assert excess(2.0) > excess(0.0) + 0.005  # ...and the detail term adds the clipped texture's loss
-

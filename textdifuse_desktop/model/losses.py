@@ -113,8 +113,7 @@ def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor], resto
     2x2 means, the detail a curve clips or flattens: without it the head took offsets that clipped the dark tissue
     beside a black background, and every head trained on the restored statistics brightened the flat dark frame of
     the no-ring check into a ring; the shipped head, trained with weight 2, clips less and passes that check
-    (validation.md, run 24).
-    The head reads the pair both as degraded and as restored (see :mod:`.tone`).
+    (validation.md, run 24).  The head reads the pair both as degraded and as restored (see :mod:`.tone`).
     ``modalities``: the sources', per sample (None where hidden or unknown)."""
     total = torch.zeros((), device=degraded[0].device)
     for x, params, c in zip(restored, tone_parameters(head, degraded, restored, modalities), clean):
