@@ -8,7 +8,8 @@ Stage A trains the encoder and decoder to restore one degraded source; the fusio
 restoration.  For the first ``--per-task`` pairs of IR/VIS, MRI-PET and MRI-SPECT, each source gets each op of
 ``per_degradation.OPS`` at its mid-range strength and is restored by the shipped model (``fuse`` with no second
 source, ``--steps`` DDIM steps), each ``--variants`` model (and, for a model with a learned restorer, that restorer
-alone: the sources the FCM fuses), and ``restore_then_fuse.restore_luma`` (impulse removal,
+alone; and for a model with a tone head, the restorer and then the tone curves, with the pair's other source clean and
+both modalities known: exactly the sources the FCM fuses), and ``restore_then_fuse.restore_luma`` (impulse removal,
 destriping, bm3d, tone stretch; needs the ``bench`` extra).  The degraded input itself is the "none" column.
 Cells are PSNR (dB, peak 255) / SSIM against the clean source.  Use training pairs to compare models.
 """
@@ -30,7 +31,7 @@ from restore_then_fuse import restore_luma
 
 from textdifuse_desktop.config import DEFAULT_STEPS
 from textdifuse_desktop.metrics.ssim import ssim_matlab
-from textdifuse_desktop.model.inference import fuse, pad_to_multiple, restore_sources
+from textdifuse_desktop.model.inference import fuse, pad_to_multiple, prepare_sources, restore_sources
 
 
 def _padded(loaded, degraded: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -50,6 +51,15 @@ def restorer_restore(loaded, degraded: np.ndarray) -> np.ndarray:
     """The network's learned restorer alone (what the FCM fuses), in [0, 1]."""
     y, (h, w) = _padded(loaded, degraded)
     return restore_sources(loaded.net, y, None)[0][0, 0, :h, :w].numpy()
+
+
+def prepared_restore(loaded, record, side: str, degraded: np.ndarray) -> np.ndarray:
+    """Side ``side`` of ``record`` with that side ``degraded`` ([0, 1] float), through the restorer and the tone
+    curves of the pair (the other source clean, both modalities known), in [0, 1]."""
+    planes = {"a": record.a / 255.0, "b": record.b / 255.0, side: degraded}
+    (ya, (h, w)), (yb, _) = _padded(loaded, planes["a"]), _padded(loaded, planes["b"])
+    prepared = prepare_sources(loaded.net, ya, yb, modalities=(record.mod_a, record.mod_b))
+    return prepared[0 if side == "a" else 1][0, 0, :h, :w].numpy()
 
 
 def scores(clean_u8: np.ndarray, restored: np.ndarray) -> tuple[float, float]:
@@ -72,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     models = load_variants(args.variants)
     restorers = [name for name, loaded in models.items() if loaded.net.restorer is not None]
-    names = ["none", *models, *(f"{name}:restorer" for name in restorers), "bm3d_restore"]
+    toned = [name for name, loaded in models.items() if loaded.net.tone is not None]
+    names = ["none", *models, *(f"{name}:restorer" for name in restorers), *(f"{name}:prepared" for name in toned),
+             "bm3d_restore"]
     table: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for _, record, side, key_mod, op, degraded in single_op_cases(args.pack, args.per_task):
         clean, case = getattr(record, side), f"{key_mod} {op}"
@@ -81,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             table[(case, name)].append(scores(clean, network_restore(loaded, degraded, args.steps)))
         for name in restorers:
             table[(case, f"{name}:restorer")].append(scores(clean, restorer_restore(models[name], degraded)))
+        for name in toned:
+            table[(case, f"{name}:prepared")].append(scores(clean, prepared_restore(models[name], record, side,
+                                                                                      degraded)))
         table[(case, "bm3d_restore")].append(scores(clean, restore_luma(degraded, key_mod)[0]))
     lines = [f"PSNR (dB) / SSIM against the clean source, {args.per_task} pairs per task, {args.steps} step(s).", "",
              "| case | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
