@@ -31,7 +31,12 @@ from restore_then_fuse import restore_luma
 
 from textdifuse_desktop.config import DEFAULT_STEPS
 from textdifuse_desktop.metrics.ssim import ssim_matlab
-from textdifuse_desktop.model.inference import fuse, pad_to_multiple, prepare_sources, restore_sources
+from textdifuse_desktop.model.inference import (
+    fuse,
+    pad_to_multiple,
+    prepare_sources,
+    restore_sources,
+)
 
 
 def _padded(loaded, degraded: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
