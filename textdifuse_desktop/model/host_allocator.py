@@ -6,7 +6,8 @@ the next step's maps start on fresh pages: about 20 000 page faults per 640x480 
 (`benchmarks/engine_timing.py`, 0.64-0.68 s against 0.57-0.59 s at 2 steps on 2 cores, alternating runs).  Serving
 blocks under 32 MB from the heap and keeping up to 512 MB of free heap removes nearly all of those faults (22 850 ->
 2 per fusion in the measurement of benchmarks/results/bench_fusion.md).  Larger blocks (whole volumes) are still
-mapped and returned when freed, so what the process keeps after a big fusion is bounded.  The same tuning that jemalloc or tcmalloc would give, without a preloaded library.
+mapped and returned when freed, so what the process keeps after a big fusion is bounded.  The same tuning that
+jemalloc or tcmalloc would give, without a preloaded library.
 """
 
 from __future__ import annotations
