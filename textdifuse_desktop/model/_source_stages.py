@@ -61,8 +61,7 @@ def train_tone_head(ctx: Context, data: CropSampler) -> Stage:
         draw = torch.rand(len(mods_a), generator=ctx.generator, device=ctx.generator.device)
         hidden = (draw < UNKNOWN_MODALITY_SHARE).tolist()
         shown = tuple([None if h else m for h, m in zip(hidden, mods)] for mods in (mods_a, mods_b))
-        loss = tone_loss(net.tone, (da, db), restore_sources(net, da, db), (a, b), shown, cfg.detail_weight_t,
-                         cfg.ssim_weight_t)
+        loss = tone_loss(net.tone, (da, db), restore_sources(net, da, db), (a, b), shown, cfg.detail_weight_t)
         return loss, {"tone": float(loss.detach())}
 
     return _train_alone(ctx, "T", list(net.tone.parameters()), cfg.lr_t, cfg.iters_t, cfg.time_budget_t,

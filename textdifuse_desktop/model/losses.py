@@ -105,7 +105,7 @@ def restorer_loss(restored: torch.Tensor, clean: torch.Tensor) -> tuple[torch.Te
 
 def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor], restored: tuple[torch.Tensor, torch.Tensor],
               clean: tuple[torch.Tensor, torch.Tensor], modalities: tuple = (None, None),
-              detail_weight: float = 0.0, ssim_weight: float = 1.0) -> torch.Tensor:
+              detail_weight: float = 0.0) -> torch.Tensor:
     """Stage T: the restored degraded pair through its curves against the clean pair (``[B, 1, H, W]`` in [0, 1]),
     L1 + (1 - SSIM) on 4x4 means.  The curve is a low-frequency property, and averaging keeps the noise the restorer
     left out of the loss; SSIM weighs dark regions as the metrics do (an offset of a few grey levels, invisible to
@@ -119,9 +119,7 @@ def tone_loss(head: ToneHead, degraded: tuple[torch.Tensor, torch.Tensor], resto
     for x, params, c in zip(restored, tone_parameters(head, degraded, restored, modalities), clean):
         toned = apply_tone(x, params)
         corrected, target = F.avg_pool2d(toned, 4), F.avg_pool2d(c, 4)
-        total = total + (corrected - target).abs().mean()
-        if ssim_weight > 0:
-            total = total + ssim_weight * (1 - ssim_map(corrected, target, radius=2).mean())
+        total = total + (corrected - target).abs().mean() + (1 - ssim_map(corrected, target, radius=2).mean())
         if detail_weight > 0:
             fine, fine_target = F.avg_pool2d(toned, 2), F.avg_pool2d(c, 2)
             for dim in (-1, -2):

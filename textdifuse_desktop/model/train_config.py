@@ -28,7 +28,6 @@ class TrainConfig:
     time_budget_t: float | None = None
     clean_share_t: float = 0.5
     detail_weight_t: float = 0.0
-    ssim_weight_t: float = 1.0
     batch_r: int = 16
     crop_r: int = 128
     lr_r: float = 3e-4
@@ -96,9 +95,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detail-weight-t", type=float, default=d.detail_weight_t,
                         help="stage T: weight of the gradient term (the detail a curve clips or flattens, e.g. dark "
                              "tissue under too large an offset)")
-    parser.add_argument("--ssim-weight-t", type=float, default=d.ssim_weight_t,
-                        help="stage T: weight of the (1 - SSIM) term on 4x4 means (its dark windows favour offsets "
-                             "that clip a lifted black level, and faint tissue with it)")
     parser.add_argument("--clean-share-r", type=float, default=d.clean_share_r,
                         help="stage R (restorer, with --model-config '{\"restorer\": 1}'): probability that a crop is "
                              "left clean (a clean source must come out as it went in)")
