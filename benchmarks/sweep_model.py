@@ -46,12 +46,15 @@ def _classical(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     return np.clip(np.round(f), 0, 255).astype(np.uint8)
 
 
-def first_test_pairs(pack: str, per_task: int) -> dict[str, list]:
-    """The first ``per_task`` records of every task in a packed test split, by task."""
+def first_test_pairs(pack: str, per_task: int, by_set: bool = False) -> dict[str, list]:
+    """The first ``per_task`` records of every task in a pack, by task; ``by_set``: of every data set of every task
+    (``ir_vis:msrs_train``, ``ir_vis:roadscene``...: the folder the record's name starts with).  A pack lists a task's
+    sets one after the other, so the first records of ``ir_vis`` in the training pack are all MSRS ones."""
     by_task: dict[str, list] = defaultdict(list)
     for record in load_pack(pack):
-        if len(by_task[record.task]) < per_task:
-            by_task[record.task].append(record)
+        key = f"{record.task}:{record.name.split('/')[0]}" if by_set and "/" in record.name else record.task
+        if len(by_task[key]) < per_task:
+            by_task[key].append(record)
     return by_task
 
 
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default=None)
     parser.add_argument("--test-pack", required=True)
     parser.add_argument("--max-per-task", type=int, default=4)
+    parser.add_argument("--by-set", action="store_true",
+                        help="take --max-per-task pairs of every data set of a task (MSRS and RoadScene apart)")
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 8, 25])
     parser.add_argument("--rules", nargs="+", default=["fcm", "max", "add", "mean", "variance"])
     parser.add_argument("--rule-steps", type=int, default=4, help="steps for the rule ablation")
@@ -78,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="also write the tables to this Markdown file")
     args = parser.parse_args(argv)
     loaded = load_model(args.weights, "cpu")
-    per_task = first_test_pairs(args.test_pack, args.max_per_task)
+    per_task = first_test_pairs(args.test_pack, args.max_per_task, args.by_set)
     configs = [(f"textdifuse {s} step{'s' * (s > 1)}", s, "fcm", loaded) for s in args.steps]
     configs += [(f"rule {r} ({args.rule_steps} steps)", args.rule_steps, r, loaded) for r in args.rules if r != "fcm"]
     for variant in args.variants:
