@@ -95,6 +95,30 @@ def stretch_control(records: list, gains: list[float]) -> list[str]:
     return rows
 
 
+def render(args: argparse.Namespace, sha256: str, sources: dict, fused: dict, controls: dict[str, list[str]]) -> str:
+    """The Markdown tables of :func:`main`'s measurements."""
+    tasks = sorted({t for t, _ in fused})
+    lines = [(f"Weights sha256 {sha256[:12]}, {args.steps} step(s); first {args.per_task} pairs per task of "
+              f"{Path(args.pack).name}, seeded composite degradation (sweep_model.py); all against the clean sources."),
+             "", "Prepared sources, PSNR (dB) / contrast gain:", "",
+             "| task | A: network | A: restore_guided | B: network | B: restore_guided |", "|---|---|---|---|---|"]
+    for task in tasks:
+        cells = [np.nanmean(sources[(task, side, who)], axis=0) for side in "AB" for who in ("network", "restore_guided")]
+        lines.append(f"| {task} | " + " | ".join(f"{p:.1f} / {g:.2f}" for p, g in cells) + " |")
+    lines += ["", "Fused: VIF against A + VIF against B = VIF; Qabf; SSIM:", "",
+              "| task | pipeline | VIF(A) | VIF(B) | " + " | ".join(FUSED_METRICS) + " |", "|---|---|---:|---:|---:|---:|---:|"]
+    for task in tasks:
+        for who in ("network", "restore_guided"):
+            means = np.mean(fused[(task, who)], axis=0)
+            lines.append(f"| {task} | {who} | " + " | ".join(f"{v:.3f}" for v in means) + " |")
+    if controls:
+        lines += ["", "Control: one clean source stretched by each gain, guided filter, VIF / Qabf / SSIM:", "",
+                  "| task | stretched | " + " | ".join(f"x{g:g}" for g in args.stretch_gains) + " |",
+                  "|---|---|" + "---|" * len(args.stretch_gains)]
+        lines += [f"| {task} " + row for task in tasks for row in controls[task]]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print (and optionally write) the fidelity and VIF-term tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -130,26 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                                                          medical))
             restored = [np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8) for x in baseline]
             fused[(task, "restore_guided")].append(fused_scores(record, _classical(*restored, "guided"), medical))
-    tasks = sorted({t for t, _ in fused})
-    lines = [f"Weights sha256 {loaded.sha256[:12]}, {args.steps} step(s); first {args.per_task} pairs per task of "
-             f"{Path(args.pack).name}, seeded composite degradation (sweep_model.py); all against the clean sources.",
-             "", "Prepared sources, PSNR (dB) / contrast gain:", "",
-             "| task | A: network | A: restore_guided | B: network | B: restore_guided |", "|---|---|---|---|---|"]
-    for task in tasks:
-        cells = [np.nanmean(sources[(task, side, who)], axis=0) for side in "AB" for who in ("network", "restore_guided")]
-        lines.append(f"| {task} | " + " | ".join(f"{p:.1f} / {g:.2f}" for p, g in cells) + " |")
-    lines += ["", "Fused: VIF against A + VIF against B = VIF; Qabf; SSIM:", "",
-              "| task | pipeline | VIF(A) | VIF(B) | " + " | ".join(FUSED_METRICS) + " |", "|---|---|---:|---:|---:|---:|---:|"]
-    for task in tasks:
-        for who in ("network", "restore_guided"):
-            means = np.mean(fused[(task, who)], axis=0)
-            lines.append(f"| {task} | {who} | " + " | ".join(f"{v:.3f}" for v in means) + " |")
-    if controls:
-        lines += ["", "Control: one clean source stretched by each gain, guided filter, VIF / Qabf / SSIM:", "",
-                  "| task | stretched | " + " | ".join(f"x{g:g}" for g in args.stretch_gains) + " |",
-                  "|---|---|" + "---|" * len(args.stretch_gains)]
-        lines += [f"| {task} " + row for task in tasks for row in controls[task]]
-    text = "\n".join(lines) + "\n"
+    text = render(args, loaded.sha256, sources, fused, controls)
     print(text)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
