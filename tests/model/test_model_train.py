@@ -85,6 +85,25 @@ def test_structure_on_details_does_not_reward_a_dark_ring() -> None:
         fusion_loss(fused, ir, vis, structure="edges")
 
 
+def test_the_salient_ssim_target_keeps_the_stronger_structure_where_the_sources_disagree() -> None:
+    """Trees bright in the infrared and dark against the visible sky: the mean of both SSIMs scores a flat fusion
+    (the max-intensity look) about as well as keeping the infrared's trees; the salient target prefers the trees."""
+    gen = torch.Generator().manual_seed(3)
+    trees = F.avg_pool2d(torch.rand(1, 1, 68, 68, generator=gen), 5, 1)
+    trees = (trees - trees.mean()) / trees.std()
+    ir, vis = 0.45 + 0.15 * trees, 0.85 - 0.04 * trees  # strong structure in the IR, weaker and inverted in the vis
+    flat, keeps_ir = torch.full_like(ir, 0.85), 0.75 + 0.15 * trees
+
+    def ssim_part(x: torch.Tensor, target: str) -> float:
+        return fusion_loss(x, ir, vis, ssim_weight=1.0, ssim_target=target)[1]["ssim"]
+
+    assert ssim_part(keeps_ir, "salient") < ssim_part(flat, "salient") - 0.5
+    assert abs(ssim_part(keeps_ir, "both") - ssim_part(flat, "both")) < 0.5 * (ssim_part(flat, "salient")
+                                                                            - ssim_part(keeps_ir, "salient"))
+    with pytest.raises(ValueError, match="ssim_target"):
+        fusion_loss(flat, ir, vis, ssim_weight=1.0, ssim_target="max")
+
+
 def test_stage_a_steps_reduce_restoration_loss() -> None:
     torch.manual_seed(0)
     net, sampler = build_model(tiny_config()), DDIMSampler()

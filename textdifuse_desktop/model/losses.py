@@ -31,6 +31,16 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, radius: int = 5) -> torch.Tensor:
     return ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
 
 
+def local_variance_map(x: torch.Tensor, radius: int = 5) -> torch.Tensor:
+    """Variance of ``[B,1,H,W]`` over the (2r+1)^2 box windows of :func:`ssim_map`."""
+    size = 2 * radius + 1
+
+    def mean(v: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(F.pad(v, (radius,) * 4, mode="reflect"), size, stride=1)
+
+    return mean(x * x) - mean(x) ** 2
+
+
 #: Edge-preserving split of the structure terms (``structure="details"``): the shipped network's base, its eps
 #: (a variance in [-1, 1] units) converted to the loss's [0, 1] units.
 STRUCTURE_RADIUS = default_config()["base_radius"]
@@ -39,7 +49,7 @@ STRUCTURE_EPS = default_config()["base_eps"] / 4
 
 def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0,
                 int_weight: float = 1.0, ssim_weight: float = 0.0, structure: str = "image",
-                balance: str = "mean") -> tuple[torch.Tensor, dict[str, float]]:
+                balance: str = "mean", ssim_target: str = "both") -> tuple[torch.Tensor, dict[str, float]]:
     """The paper's fusion loss on ``[0, 1]`` tensors: ``|x0 - max(a, b)|`` + ``grad_weight`` x
     ``|S(x0) - max(S(a), S(b))|`` (Sobel magnitude), plus ``ssim_weight`` x ``1 - (SSIM(x0, a) + SSIM(x0, b)) / 2``;
     returns the loss and its parts.
@@ -54,6 +64,11 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     *relative* change.  A degraded pair's loss is two to four times a clean pair's, so with the plain mean the
     degraded samples' gradients dominate, and the gates learnt what restores at the cost of what keeps clean
     texture (docs/results/validation.md, runs 3-14).
+
+    ``ssim_target="salient"``: the SSIM term takes, per pixel, the SSIM against the source whose local variance is
+    larger instead of the mean of both.  Where the sources' contrasts disagree (trees bright in the infrared and dark
+    against a bright visible sky) the mean rewards neither and the intensity term's maximum flattens them; this
+    rewards keeping the stronger structure with its own sign (validation.md, run 27).
     """
     if balance not in ("mean", "log"):
         raise ValueError(f"balance must be 'mean' or 'log', got {balance!r}")
@@ -67,8 +82,14 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     l_grad = (sobel_magnitude(x0) - grad_target).abs().mean(per_pixel)
     loss = int_weight * l_int + grad_weight * l_grad
     parts = {"int": float(l_int.detach().mean()), "grad": float(l_grad.detach().mean())}
+    if ssim_target not in ("both", "salient"):
+        raise ValueError(f"ssim_target must be 'both' or 'salient', got {ssim_target!r}")
     if ssim_weight > 0:
-        l_ssim = 1 - 0.5 * (ssim_map(x0, a).mean(per_pixel) + ssim_map(x0, b).mean(per_pixel))
+        if ssim_target == "salient":
+            chosen = torch.where(local_variance_map(a) >= local_variance_map(b), ssim_map(x0, a), ssim_map(x0, b))
+            l_ssim = 1 - chosen.mean(per_pixel)
+        else:
+            l_ssim = 1 - 0.5 * (ssim_map(x0, a).mean(per_pixel) + ssim_map(x0, b).mean(per_pixel))
         loss = loss + ssim_weight * l_ssim
         parts["ssim"] = float(l_ssim.detach().mean())
     return (loss.clamp_min(1e-6).log().mean() if balance == "log" else loss.mean()), parts

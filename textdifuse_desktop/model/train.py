@@ -142,7 +142,7 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
         x0 = (sampler.predict_x0(out.float(), t_k, x) + 1) / 2
         anchor = _clean_anchor(net, x, tt, t_k, sampler, cond_a, cond_b, a, b, x0) if cfg.clean_anchor > 0 else None
         loss, parts = fusion_loss(x0, a, b, cfg.grad_weight, cfg.int_weight, cfg.ssim_weight, cfg.structure_on,
-                                  cfg.loss_balance)
+                                  cfg.loss_balance, cfg.ssim_target)
         if anchor is not None:
             loss = loss + cfg.clean_anchor * anchor
             parts["anchor"] = float(anchor.detach())

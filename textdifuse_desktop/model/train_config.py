@@ -66,6 +66,7 @@ class TrainConfig:
     ssim_weight: float = 0.0
     structure_on: str = "image"
     loss_balance: str = "mean"
+    ssim_target: str = "both"
     finetune_b: float = 0.0
     condition_only: bool = False
     clean_anchor: float = 0.0
@@ -125,6 +126,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--structure-on", choices=("image", "details"), default=d.structure_on,
                         help="stage B: compare gradients and SSIM on whole images (the paper) or on their details "
                              "above an edge-preserving base (no reward for dark rings beside bright objects)")
+    parser.add_argument("--ssim-target", choices=("both", "salient"), default=d.ssim_target,
+                        help="stage B: the SSIM term against both sources (the mean) or, per pixel, against the source "
+                             "with the larger local variance (keeps one source's contrast where the two disagree, e.g. "
+                             "trees bright in the infrared and dark against the visible sky)")
     parser.add_argument("--loss-balance", choices=("mean", "log"), default=d.loss_balance,
                         help="stage B: average the samples' losses (the paper) or their logarithms, so that a clean "
                              "pair's small loss counts as much as a degraded pair's large one")
