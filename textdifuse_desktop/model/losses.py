@@ -18,13 +18,17 @@ def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(g[:, :1] ** 2 + g[:, 1:] ** 2 + 1e-8)
 
 
+def _box_mean(v: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over (2r+1)^2 box windows, reflect-padded to the input's size."""
+    return F.avg_pool2d(F.pad(v, (radius,) * 4, mode="reflect"), 2 * radius + 1, stride=1)
+
+
 def ssim_map(x: torch.Tensor, y: torch.Tensor, radius: int = 5) -> torch.Tensor:
     """Local SSIM of ``[0, 1]`` tensors over (2r+1)^2 box windows (the metric's constants for 8-bit data)."""
     c1, c2 = 0.01 ** 2, 0.03 ** 2
-    size = 2 * radius + 1
 
     def mean(v: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(F.pad(v, (radius,) * 4, mode="reflect"), size, stride=1)
+        return _box_mean(v, radius)
 
     mx, my = mean(x), mean(y)
     vx, vy, cxy = mean(x * x) - mx * mx, mean(y * y) - my * my, mean(x * y) - mx * my
@@ -33,12 +37,7 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, radius: int = 5) -> torch.Tensor:
 
 def local_variance_map(x: torch.Tensor, radius: int = 5) -> torch.Tensor:
     """Variance of ``[B,1,H,W]`` over the (2r+1)^2 box windows of :func:`ssim_map`."""
-    size = 2 * radius + 1
-
-    def mean(v: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(F.pad(v, (radius,) * 4, mode="reflect"), size, stride=1)
-
-    return mean(x * x) - mean(x) ** 2
+    return _box_mean(x * x, radius) - _box_mean(x, radius) ** 2
 
 
 #: Edge-preserving split of the structure terms (``structure="details"``): the shipped network's base, its eps
