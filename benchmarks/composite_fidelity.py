@@ -29,10 +29,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from restoration_quality import _padded
 from restore_then_fuse import restore_luma
 from sweep_model import _classical, _model, first_test_pairs, seeded_degradation
 
@@ -40,7 +40,7 @@ from textdifuse_desktop.config import DEFAULT_STEPS
 from textdifuse_desktop.imaging.degrade import modality_key
 from textdifuse_desktop.metrics import compute_all
 from textdifuse_desktop.metrics.vif import vifp_many
-from textdifuse_desktop.model.inference import pad_to_multiple, prepare_sources
+from textdifuse_desktop.model.inference import prepare_sources
 from textdifuse_desktop.model.weights import load_model
 
 FUSED_METRICS = ("VIF", "Qabf", "SSIM")
@@ -60,8 +60,7 @@ def source_fidelity(clean_u8: np.ndarray, prepared: np.ndarray) -> tuple[float, 
 
 def network_prepared(loaded, da: np.ndarray, db: np.ndarray, modalities: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Both degraded sources (uint8) as the network's FCM fuses them (restorer, then tone curves), in [0, 1]."""
-    ya, (h, w) = pad_to_multiple(torch.from_numpy(da / 255.0).float()[None, None], loaded.net.multiple)
-    yb, _ = pad_to_multiple(torch.from_numpy(db / 255.0).float()[None, None], loaded.net.multiple)
+    (ya, (h, w)), (yb, _) = _padded(loaded, da / 255.0), _padded(loaded, db / 255.0)
     pa, pb = prepare_sources(loaded.net, ya, yb, modalities=modalities)
     return pa[0, 0, :h, :w].numpy(), pb[0, 0, :h, :w].numpy()
 

@@ -71,6 +71,8 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     """
     if balance not in ("mean", "log"):
         raise ValueError(f"balance must be 'mean' or 'log', got {balance!r}")
+    if ssim_target not in ("both", "salient"):
+        raise ValueError(f"ssim_target must be 'both' or 'salient', got {ssim_target!r}")
     per_pixel = (1, 2, 3)
     l_int = (x0 - torch.maximum(a, b)).abs().mean(per_pixel)
     if structure == "details":
@@ -81,8 +83,6 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     l_grad = (sobel_magnitude(x0) - grad_target).abs().mean(per_pixel)
     loss = int_weight * l_int + grad_weight * l_grad
     parts = {"int": float(l_int.detach().mean()), "grad": float(l_grad.detach().mean())}
-    if ssim_target not in ("both", "salient"):
-        raise ValueError(f"ssim_target must be 'both' or 'salient', got {ssim_target!r}")
     if ssim_weight > 0:
         if ssim_target == "salient":
             chosen = torch.where(local_variance_map(a) >= local_variance_map(b), ssim_map(x0, a), ssim_map(x0, b))
