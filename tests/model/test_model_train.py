@@ -81,6 +81,13 @@ def test_structure_on_details_does_not_reward_a_dark_ring() -> None:
     on_details = [fusion_loss(x, ir, vis, ssim_weight=0.5, structure="details")[1] for x in (fused, ringed)]
     assert on_image[1]["grad"] < on_image[0]["grad"]
     assert on_details[1]["grad"] > on_details[0]["grad"] and on_details[1]["ssim"] > on_details[0]["ssim"]
+    # Gradients on details, SSIM on whole images (salient or both): both terms still prefer no ring.
+    assert fusion_loss(ringed, ir, vis, ssim_weight=0.5, structure="grad-details")[1]["ssim"] == on_image[1]["ssim"]
+    for target in ("both", "salient"):
+        mixed = [fusion_loss(x, ir, vis, ssim_weight=0.5, structure="grad-details", ssim_target=target)[1]
+                 for x in (fused, ringed)]
+        assert mixed[1]["grad"] == pytest.approx(on_details[1]["grad"])
+        assert mixed[1]["grad"] > mixed[0]["grad"] and mixed[1]["ssim"] > mixed[0]["ssim"]
     with pytest.raises(ValueError, match="structure"):
         fusion_loss(fused, ir, vis, structure="edges")
 

@@ -58,6 +58,8 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     whenever the intensity target there is brighter than the source with the stronger edge (a hot figure over a
     lit visible background): the ring makes the fused edge as strong as that source's.  On details, steps are left
     to the intensity term and texture is still rewarded at the stronger source's strength.
+    ``structure="grad-details"``: only the gradient term compares details; SSIM compares whole images (whose
+    structure term penalises a ring, where the whole-image gradient rewards it).
 
     ``balance="log"``: the batch's loss is the mean of each sample's log loss, so that every sample counts by its
     *relative* change.  A degraded pair's loss is two to four times a clean pair's, so with the plain mean the
@@ -73,14 +75,16 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
         raise ValueError(f"balance must be 'mean' or 'log', got {balance!r}")
     if ssim_target not in ("both", "salient"):
         raise ValueError(f"ssim_target must be 'both' or 'salient', got {ssim_target!r}")
+    if structure not in ("image", "details", "grad-details"):
+        raise ValueError(f"structure must be 'image', 'details' or 'grad-details', got {structure!r}")
     per_pixel = (1, 2, 3)
     l_int = (x0 - torch.maximum(a, b)).abs().mean(per_pixel)
+    details = tuple(v - edge_preserving_base(v, STRUCTURE_RADIUS, STRUCTURE_EPS) for v in (x0, a, b)) \
+        if structure != "image" else (x0, a, b)
+    grad_target = torch.maximum(sobel_magnitude(details[1]), sobel_magnitude(details[2]))
+    l_grad = (sobel_magnitude(details[0]) - grad_target).abs().mean(per_pixel)
     if structure == "details":
-        x0, a, b = (v - edge_preserving_base(v, STRUCTURE_RADIUS, STRUCTURE_EPS) for v in (x0, a, b))
-    elif structure != "image":
-        raise ValueError(f"structure must be 'image' or 'details', got {structure!r}")
-    grad_target = torch.maximum(sobel_magnitude(a), sobel_magnitude(b))
-    l_grad = (sobel_magnitude(x0) - grad_target).abs().mean(per_pixel)
+        x0, a, b = details
     loss = int_weight * l_int + grad_weight * l_grad
     parts = {"int": float(l_int.detach().mean()), "grad": float(l_grad.detach().mean())}
     if ssim_weight > 0:

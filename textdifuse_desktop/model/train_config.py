@@ -123,9 +123,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "sources are clean (clean inputs should pass through the fusion unrestored)")
     parser.add_argument("--ssim-weight", type=float, default=d.ssim_weight,
                         help="stage B: weight of an SSIM term (1 - mean SSIM of the fused x0 to both clean sources)")
-    parser.add_argument("--structure-on", choices=("image", "details"), default=d.structure_on,
+    parser.add_argument("--structure-on", choices=("image", "details", "grad-details"), default=d.structure_on,
                         help="stage B: compare gradients and SSIM on whole images (the paper) or on their details "
-                             "above an edge-preserving base (no reward for dark rings beside bright objects)")
+                             "above an edge-preserving base (no reward for dark rings beside bright objects); "
+                             "grad-details: gradients on details, SSIM on whole images")
     parser.add_argument("--ssim-target", choices=("both", "salient"), default=d.ssim_target,
                         help="stage B: the SSIM term against both sources (the mean) or, per pixel, against the source "
                              "with the larger local variance (keeps one source's contrast where the two disagree, e.g. "
