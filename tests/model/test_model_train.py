@@ -107,8 +107,27 @@ def test_the_salient_ssim_target_keeps_the_stronger_structure_where_the_sources_
     assert ssim_part(keeps_ir, "salient") < ssim_part(flat, "salient") - 0.5
     assert abs(ssim_part(keeps_ir, "both") - ssim_part(flat, "both")) < 0.5 * (ssim_part(flat, "salient")
                                                                             - ssim_part(keeps_ir, "salient"))
+    # Its structure-only form also keeps the infrared's trees and refuses the visible's inverted ones.
+    assert ssim_part(keeps_ir, "salient-structure") < 0.01 < 1 < ssim_part(vis, "salient-structure")
     with pytest.raises(ValueError, match="ssim_target"):
         fusion_loss(flat, ir, vis, ssim_weight=1.0, ssim_target="max")
+
+
+def test_the_structure_only_salient_target_penalises_a_dark_ring_more_than_the_full_ssim() -> None:
+    """The full SSIM's contrast term rewards matching the hot figure's contrast, which a dark ring raises; the
+    correlation term alone does not, so the ring costs more."""
+    ir, vis, fused, ringed = _hot_figure_scene()
+
+    def ring_cost(target: str) -> float:
+        clean, ring = (fusion_loss(x, ir, vis, ssim_weight=1.0, ssim_target=target)[1]["ssim"] for x in (fused, ringed))
+        return ring - clean
+
+    assert ring_cost("salient-structure") > 2 * ring_cost("salient") > 0
+    flat_black = torch.zeros(1, 1, 32, 32, requires_grad=True)  # sqrt of a zero variance keeps a finite gradient
+    loss, _ = fusion_loss(flat_black, torch.zeros(1, 1, 32, 32), torch.rand(1, 1, 32, 32), ssim_weight=1.0,
+                          ssim_target="salient-structure")
+    loss.backward()
+    assert torch.isfinite(flat_black.grad).all()
 
 
 def test_stage_a_steps_reduce_restoration_loss() -> None:

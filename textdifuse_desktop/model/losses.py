@@ -23,15 +23,23 @@ def _box_mean(v: torch.Tensor, radius: int) -> torch.Tensor:
     return F.avg_pool2d(F.pad(v, (radius,) * 4, mode="reflect"), 2 * radius + 1, stride=1)
 
 
-def ssim_map(x: torch.Tensor, y: torch.Tensor, radius: int = 5) -> torch.Tensor:
-    """Local SSIM of ``[0, 1]`` tensors over (2r+1)^2 box windows (the metric's constants for 8-bit data)."""
+def ssim_map(x: torch.Tensor, y: torch.Tensor, radius: int = 5, structure_only: bool = False) -> torch.Tensor:
+    """Local SSIM of ``[0, 1]`` tensors over (2r+1)^2 box windows (the metric's constants for 8-bit data).
+
+    ``structure_only``: SSIM's structure term alone, the windows' correlation ``(cov + c3) / (sx sy + c3)``,
+    blind to the windows' brightness and contrast."""
     c1, c2 = 0.01 ** 2, 0.03 ** 2
 
     def mean(v: torch.Tensor) -> torch.Tensor:
         return _box_mean(v, radius)
 
+    if structure_only:  # offset-free, so centre first: E[x^2] - E[x]^2 cancels badly in float32 on bright flat areas
+        x, y = x - x.mean(dim=(-2, -1), keepdim=True), y - y.mean(dim=(-2, -1), keepdim=True)
     mx, my = mean(x), mean(y)
     vx, vy, cxy = mean(x * x) - mx * mx, mean(y * y) - my * my, mean(x * y) - mx * my
+    if structure_only:
+        sx, sy = ((v.clamp_min(0) + 1e-8).sqrt() for v in (vx, vy))  # the 1e-8 keeps sqrt's gradient finite at 0
+        return (cxy + c2 / 2) / (sx * sy + c2 / 2)
     return ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
 
 
@@ -69,12 +77,15 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     ``ssim_target="salient"``: the SSIM term takes, per pixel, the SSIM against the source whose local variance is
     larger instead of the mean of both.  Where the sources' contrasts disagree (trees bright in the infrared and dark
     against a bright visible sky) the mean rewards neither and the intensity term's maximum flattens them; this
-    rewards keeping the stronger structure with its own sign (validation.md, run 27).
+    rewards keeping the stronger structure with its own sign (validation.md, run 27).  ``"salient-structure"``:
+    the same choice of source, but only SSIM's structure (correlation) term: the full SSIM's contrast term also
+    rewards matching the chosen source's contrast, and where the fusion's background is brighter than that source's
+    (a hot figure over a brightened visible frame) the only way to match it is a dark ring (run 28).
     """
     if balance not in ("mean", "log"):
         raise ValueError(f"balance must be 'mean' or 'log', got {balance!r}")
-    if ssim_target not in ("both", "salient"):
-        raise ValueError(f"ssim_target must be 'both' or 'salient', got {ssim_target!r}")
+    if ssim_target not in ("both", "salient", "salient-structure"):
+        raise ValueError(f"ssim_target must be 'both', 'salient' or 'salient-structure', got {ssim_target!r}")
     if structure not in ("image", "details", "grad-details"):
         raise ValueError(f"structure must be 'image', 'details' or 'grad-details', got {structure!r}")
     per_pixel = (1, 2, 3)
@@ -88,8 +99,10 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     loss = int_weight * l_int + grad_weight * l_grad
     parts = {"int": float(l_int.detach().mean()), "grad": float(l_grad.detach().mean())}
     if ssim_weight > 0:
-        if ssim_target == "salient":
-            chosen = torch.where(local_variance_map(a) >= local_variance_map(b), ssim_map(x0, a), ssim_map(x0, b))
+        if ssim_target != "both":
+            only = ssim_target == "salient-structure"
+            chosen = torch.where(local_variance_map(a) >= local_variance_map(b), ssim_map(x0, a, structure_only=only),
+                                 ssim_map(x0, b, structure_only=only))
             l_ssim = 1 - chosen.mean(per_pixel)
         else:
             l_ssim = 1 - 0.5 * (ssim_map(x0, a).mean(per_pixel) + ssim_map(x0, b).mean(per_pixel))
