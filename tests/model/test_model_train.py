@@ -113,9 +113,10 @@ def test_the_salient_ssim_target_keeps_the_stronger_structure_where_the_sources_
         fusion_loss(flat, ir, vis, ssim_weight=1.0, ssim_target="max")
 
 
-def test_the_structure_only_salient_target_penalises_a_dark_ring_more_than_the_full_ssim() -> None:
-    """The full SSIM's contrast term rewards matching the hot figure's contrast, which a dark ring raises; the
-    correlation term alone does not, so the ring costs more."""
+def test_the_ring_aware_salient_targets_penalise_a_dark_ring_more_than_the_salient_ssim() -> None:
+    """Beside a hot figure the infrared's step has the larger variance, so the salient SSIM asks for its contrast,
+    which a dark ring raises.  The correlation term alone does not reward contrast, and choosing by the details'
+    variance leaves the step out of the choice: both make the ring cost more."""
     ir, vis, fused, ringed = _hot_figure_scene()
 
     def ring_cost(target: str) -> float:
@@ -123,6 +124,7 @@ def test_the_structure_only_salient_target_penalises_a_dark_ring_more_than_the_f
         return ring - clean
 
     assert ring_cost("salient-structure") > 2 * ring_cost("salient") > 0
+    assert ring_cost("salient-texture") > 2 * ring_cost("salient")
     flat_black = torch.zeros(1, 1, 32, 32, requires_grad=True)  # sqrt of a zero variance keeps a finite gradient
     loss, _ = fusion_loss(flat_black, torch.zeros(1, 1, 32, 32), torch.rand(1, 1, 32, 32), ssim_weight=1.0,
                           ssim_target="salient-structure")

@@ -81,19 +81,26 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     the same choice of source, but only SSIM's structure (correlation) term: the full SSIM's contrast term also
     rewards matching the chosen source's contrast, and where the fusion's background is brighter than that source's
     (a hot figure over a brightened visible frame) the only way to match it is a dark ring (run 28).
+    ``"salient-texture"``: the full SSIM, against the source whose *details* (above the edge-preserving base) vary
+    more: a step such as a hot figure's edge leaves the choice to the texture around it, while textured structure
+    such as the trees still picks its source (run 28).
     """
     if balance not in ("mean", "log"):
         raise ValueError(f"balance must be 'mean' or 'log', got {balance!r}")
-    if ssim_target not in ("both", "salient", "salient-structure"):
-        raise ValueError(f"ssim_target must be 'both', 'salient' or 'salient-structure', got {ssim_target!r}")
+    targets = ("both", "salient", "salient-structure", "salient-texture")
+    if ssim_target not in targets:
+        raise ValueError(f"ssim_target must be one of {targets}, got {ssim_target!r}")
     if structure not in ("image", "details", "grad-details"):
         raise ValueError(f"structure must be 'image', 'details' or 'grad-details', got {structure!r}")
     per_pixel = (1, 2, 3)
     l_int = (x0 - torch.maximum(a, b)).abs().mean(per_pixel)
+    split = structure != "image" or ssim_target == "salient-texture"
     details = tuple(v - edge_preserving_base(v, STRUCTURE_RADIUS, STRUCTURE_EPS) for v in (x0, a, b)) \
-        if structure != "image" else (x0, a, b)
-    grad_target = torch.maximum(sobel_magnitude(details[1]), sobel_magnitude(details[2]))
-    l_grad = (sobel_magnitude(details[0]) - grad_target).abs().mean(per_pixel)
+        if split else (x0, a, b)
+    on_grad = details if structure != "image" else (x0, a, b)
+    grad_target = torch.maximum(sobel_magnitude(on_grad[1]), sobel_magnitude(on_grad[2]))
+    l_grad = (sobel_magnitude(on_grad[0]) - grad_target).abs().mean(per_pixel)
+    chooser = details[1:] if ssim_target == "salient-texture" else (a, b)
     if structure == "details":
         x0, a, b = details
     loss = int_weight * l_int + grad_weight * l_grad
@@ -101,7 +108,8 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     if ssim_weight > 0:
         if ssim_target != "both":
             only = ssim_target == "salient-structure"
-            chosen = torch.where(local_variance_map(a) >= local_variance_map(b), ssim_map(x0, a, structure_only=only),
+            chosen = torch.where(local_variance_map(chooser[0]) >= local_variance_map(chooser[1]),
+                                 ssim_map(x0, a, structure_only=only),
                                  ssim_map(x0, b, structure_only=only))
             l_ssim = 1 - chosen.mean(per_pixel)
         else:

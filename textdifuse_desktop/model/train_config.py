@@ -127,11 +127,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stage B: compare gradients and SSIM on whole images (the paper) or on their details "
                              "above an edge-preserving base (no reward for dark rings beside bright objects); "
                              "grad-details: gradients on details, SSIM on whole images")
-    parser.add_argument("--ssim-target", choices=("both", "salient", "salient-structure"), default=d.ssim_target,
+    parser.add_argument("--ssim-target", choices=("both", "salient", "salient-structure", "salient-texture"),
+                        default=d.ssim_target,
                         help="stage B: the SSIM term against both sources (the mean) or, per pixel, against the source "
                              "with the larger local variance (keeps one source's contrast where the two disagree, e.g. "
                              "trees bright in the infrared and dark against the visible sky); salient-structure: the "
-                             "same choice, SSIM's correlation term only (no reward for a ring that raises contrast)")
+                             "same choice, SSIM's correlation term only (no reward for a ring that raises contrast); "
+                             "salient-texture: the source chosen by its details' variance (steps do not choose)")
     parser.add_argument("--loss-balance", choices=("mean", "log"), default=d.loss_balance,
                         help="stage B: average the samples' losses (the paper) or their logarithms, so that a clean "
                              "pair's small loss counts as much as a degraded pair's large one")
