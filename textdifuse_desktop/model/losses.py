@@ -54,6 +54,21 @@ STRUCTURE_RADIUS = default_config()["base_radius"]
 STRUCTURE_EPS = default_config()["base_eps"] / 4
 
 
+def _details(*images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Each image minus its edge-preserving base (the structure terms' ``"details"``)."""
+    return tuple(v - edge_preserving_base(v, STRUCTURE_RADIUS, STRUCTURE_EPS) for v in images)
+
+
+def _ssim_to_sources(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, target: str) -> torch.Tensor:
+    """Per-pixel SSIM of ``x0`` to the sources, as :func:`fusion_loss`'s ``ssim_target`` asks."""
+    if target == "both":
+        return 0.5 * (ssim_map(x0, a) + ssim_map(x0, b))
+    only = target == "salient-structure"
+    chooser = _details(a, b) if target == "salient-texture" else (a, b)
+    return torch.where(local_variance_map(chooser[0]) >= local_variance_map(chooser[1]),
+                       ssim_map(x0, a, structure_only=only), ssim_map(x0, b, structure_only=only))
+
+
 def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0,
                 int_weight: float = 1.0, ssim_weight: float = 0.0, structure: str = "image",
                 balance: str = "mean", ssim_target: str = "both") -> tuple[torch.Tensor, dict[str, float]]:
@@ -94,26 +109,15 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
         raise ValueError(f"structure must be 'image', 'details' or 'grad-details', got {structure!r}")
     per_pixel = (1, 2, 3)
     l_int = (x0 - torch.maximum(a, b)).abs().mean(per_pixel)
-    split = structure != "image" or ssim_target == "salient-texture"
-    details = tuple(v - edge_preserving_base(v, STRUCTURE_RADIUS, STRUCTURE_EPS) for v in (x0, a, b)) \
-        if split else (x0, a, b)
-    on_grad = details if structure != "image" else (x0, a, b)
-    grad_target = torch.maximum(sobel_magnitude(on_grad[1]), sobel_magnitude(on_grad[2]))
-    l_grad = (sobel_magnitude(on_grad[0]) - grad_target).abs().mean(per_pixel)
-    chooser = details[1:] if ssim_target == "salient-texture" else (a, b)
+    grad_on = (x0, a, b) if structure == "image" else _details(x0, a, b)
     if structure == "details":
-        x0, a, b = details
+        x0, a, b = grad_on
+    grad_target = torch.maximum(sobel_magnitude(grad_on[1]), sobel_magnitude(grad_on[2]))
+    l_grad = (sobel_magnitude(grad_on[0]) - grad_target).abs().mean(per_pixel)
     loss = int_weight * l_int + grad_weight * l_grad
     parts = {"int": float(l_int.detach().mean()), "grad": float(l_grad.detach().mean())}
     if ssim_weight > 0:
-        if ssim_target != "both":
-            only = ssim_target == "salient-structure"
-            chosen = torch.where(local_variance_map(chooser[0]) >= local_variance_map(chooser[1]),
-                                 ssim_map(x0, a, structure_only=only),
-                                 ssim_map(x0, b, structure_only=only))
-            l_ssim = 1 - chosen.mean(per_pixel)
-        else:
-            l_ssim = 1 - 0.5 * (ssim_map(x0, a).mean(per_pixel) + ssim_map(x0, b).mean(per_pixel))
+        l_ssim = 1 - _ssim_to_sources(x0, a, b, ssim_target).mean(per_pixel)
         loss = loss + ssim_weight * l_ssim
         parts["ssim"] = float(l_ssim.detach().mean())
     return (loss.clamp_min(1e-6).log().mean() if balance == "log" else loss.mean()), parts
