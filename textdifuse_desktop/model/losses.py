@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from textdifuse_desktop.model.network import default_config, edge_preserving_base
 from textdifuse_desktop.model.tone import ToneHead, apply_tone, tone_parameters
+from textdifuse_desktop.model.train_config import SSIM_TARGETS, STRUCTURES
 
 
 def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
@@ -102,11 +103,10 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     """
     if balance not in ("mean", "log"):
         raise ValueError(f"balance must be 'mean' or 'log', got {balance!r}")
-    targets = ("both", "salient", "salient-structure", "salient-texture")
-    if ssim_target not in targets:
-        raise ValueError(f"ssim_target must be one of {targets}, got {ssim_target!r}")
-    if structure not in ("image", "details", "grad-details"):
-        raise ValueError(f"structure must be 'image', 'details' or 'grad-details', got {structure!r}")
+    if ssim_target not in SSIM_TARGETS:
+        raise ValueError(f"ssim_target must be one of {SSIM_TARGETS}, got {ssim_target!r}")
+    if structure not in STRUCTURES:
+        raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
     per_pixel = (1, 2, 3)
     l_int = (x0 - torch.maximum(a, b)).abs().mean(per_pixel)
     grad_on = (x0, a, b) if structure == "image" else _details(x0, a, b)

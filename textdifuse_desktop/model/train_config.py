@@ -7,6 +7,10 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+#: Stage B's structure comparisons and SSIM targets (``losses.fusion_loss``); the one list of each.
+STRUCTURES = ("image", "details", "grad-details")
+SSIM_TARGETS = ("both", "salient", "salient-structure", "salient-texture")
+
 
 @dataclass
 class TrainConfig:
@@ -123,12 +127,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "sources are clean (clean inputs should pass through the fusion unrestored)")
     parser.add_argument("--ssim-weight", type=float, default=d.ssim_weight,
                         help="stage B: weight of an SSIM term (1 - mean SSIM of the fused x0 to both clean sources)")
-    parser.add_argument("--structure-on", choices=("image", "details", "grad-details"), default=d.structure_on,
+    parser.add_argument("--structure-on", choices=STRUCTURES, default=d.structure_on,
                         help="stage B: compare gradients and SSIM on whole images (the paper) or on their details "
                              "above an edge-preserving base (no reward for dark rings beside bright objects); "
                              "grad-details: gradients on details, SSIM on whole images")
-    parser.add_argument("--ssim-target", choices=("both", "salient", "salient-structure", "salient-texture"),
-                        default=d.ssim_target,
+    parser.add_argument("--ssim-target", choices=SSIM_TARGETS, default=d.ssim_target,
                         help="stage B: the SSIM term against both sources (the mean) or, per pixel, against the source "
                              "with the larger local variance (keeps one source's contrast where the two disagree, e.g. "
                              "trees bright in the infrared and dark against the visible sky); salient-structure: the "
