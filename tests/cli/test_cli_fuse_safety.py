@@ -213,3 +213,23 @@ def test_duplicate_filter_lets_each_warning_through_once_per_run() -> None:
     assert duplicates.filter(record("another"))
     assert duplicates.filter(record("debug", logging.DEBUG)) and duplicates.filter(record("debug", logging.DEBUG))
     assert DuplicateFilter().filter(record("B resized"))  # a new run starts afresh
+
+
+def test_a_warning_during_a_progress_bar_gets_its_own_line() -> None:
+    import io
+    import logging
+    import re
+
+    from tqdm import tqdm
+
+    from textdifuse_desktop.cli.main import ProgressAwareHandler
+
+    stderr = io.StringIO()
+    handler = ProgressAwareHandler(stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    with tqdm(total=4, desc="pair.png", file=stderr, mininterval=0) as bar:
+        bar.update(2)
+        handler.emit(logging.LogRecord("t", logging.WARNING, __file__, 1, "modalities unknown", (), None))
+        bar.update(2)
+    segments = [s.strip() for s in re.split(r"[\r\n]", stderr.getvalue())]
+    assert "WARNING: modalities unknown" in segments, stderr.getvalue()

@@ -54,6 +54,19 @@ def _command_module(name: str):  # type: ignore[no-untyped-def]
         raise
 
 
+class ProgressAwareHandler(logging.StreamHandler):
+    """Write log lines above any tqdm progress bar on stderr instead of into its line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Format the record and hand it to ``tqdm.write``, which redraws the bar below it."""
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
 class DuplicateFilter(logging.Filter):
     """Let each distinct warning message through once (video frames repeat the same resize warning)."""
 
@@ -79,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s: %(message)s",
+        handlers=[ProgressAwareHandler(sys.stderr)],
     )
     # One filter per handler (each handler sees every record) and per run (a later run warns afresh).
     filters = [(handler, DuplicateFilter()) for handler in logging.getLogger().handlers]
