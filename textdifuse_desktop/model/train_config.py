@@ -126,7 +126,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stage B (two-scale): weight of an L1 penalty on the restoration term when both "
                              "sources are clean (clean inputs should pass through the fusion unrestored)")
     parser.add_argument("--ssim-weight", type=float, default=d.ssim_weight,
-                        help="stage B: weight of an SSIM term (1 - mean SSIM of the fused x0 to both clean sources)")
+                        help="stage B: weight of an SSIM term (1 - mean SSIM of the fused x0 to the clean sources, as "
+                             "--ssim-target chooses them)")
     parser.add_argument("--structure-on", choices=STRUCTURES, default=d.structure_on,
                         help="stage B: compare gradients and SSIM on whole images (the paper) or on their details "
                              "above an edge-preserving base (no reward for dark rings beside bright objects); "
