@@ -92,6 +92,18 @@ def test_structure_on_details_does_not_reward_a_dark_ring() -> None:
         fusion_loss(fused, ir, vis, structure="edges")
 
 
+def test_grad_details_share_mixes_the_whole_image_and_details_gradient_terms() -> None:
+    ir, vis, _, ringed = _hot_figure_scene()
+    on_image = fusion_loss(ringed, ir, vis)[1]["grad"]
+    on_details = fusion_loss(ringed, ir, vis, structure="grad-details")[1]["grad"]
+    assert on_details != pytest.approx(on_image)
+    for share in (0.25, 0.5, 1.0):
+        mixed = fusion_loss(ringed, ir, vis, grad_details_share=share)[1]["grad"]
+        assert mixed == pytest.approx((1 - share) * on_image + share * on_details)
+    with pytest.raises(ValueError, match="grad_details_share"):
+        fusion_loss(ringed, ir, vis, structure="details", grad_details_share=0.5)
+
+
 def test_the_salient_ssim_target_keeps_the_stronger_structure_where_the_sources_disagree() -> None:
     """Trees bright in the infrared and dark against the visible sky: the mean of both SSIMs scores a flat fusion
     (the max-intensity look) about as well as keeping the infrared's trees; the salient target prefers the trees."""
@@ -213,6 +225,34 @@ def test_end_to_end_tiny_run(tmp_path: Path) -> None:
     cfg.resume = True
     again = train(cfg, "test")
     assert load_model(again).card["training"]["stage_b"]["iteration"] == 4
+
+
+def test_snapshots_keep_loadable_ema_weights_without_changing_the_run(tmp_path: Path) -> None:
+    """Snapshots are the stage's EMA weights, loadable like the final model; the last one is the final model, and
+    taking them leaves the run's weights (and so its result) exactly as without them."""
+    pack = _synthetic_pack(tmp_path / "pack.npz")
+
+    def run(name: str, every: int) -> Path:
+        cfg = TrainConfig(out=str(tmp_path / name), train_pack=str(pack), tiny=True, iters_a=2, iters_b=4, iters_t=0,
+                          batch_a=2, batch_b=2, crop_a=32, crop_b=32, rollout_steps=(1,), progress=False,
+                          snapshot_every=every, grad_details_share=0.5)
+        return train(cfg, name)
+
+    plain, snapped = run("plain", 0), run("snapped", 2)
+    folder = tmp_path / "snapped" / "snapshots"
+    assert sorted(p.name for p in folder.iterdir()) == ["A-000002", "B-000002", "B-000004"]
+    assert not (tmp_path / "plain" / "snapshots").exists()
+    final, last = load_model(snapped), load_model(folder / "B-000004" / "model.safetensors")
+    assert last.card["snapshot"] == {"stage": "B", "iteration": 4, "total": 4, "seconds": pytest.approx(
+        last.card["snapshot"]["seconds"])}
+    same = load_model(plain).net.state_dict()
+    for name, tensor in final.net.state_dict().items():
+        assert torch.equal(tensor, last.net.state_dict()[name]) and torch.equal(tensor, same[name]), name
+    middle = load_model(folder / "B-000002" / "model.safetensors").net.state_dict()
+    assert any(not torch.equal(middle[n], t) for n, t in final.net.state_dict().items())
+    with pytest.raises(ValueError, match="--grad-details-share"):
+        train(TrainConfig(out=str(tmp_path / "bad"), train_pack=str(pack), tiny=True, iters_a=0, iters_b=1, iters_t=0,
+                          structure_on="details", grad_details_share=0.5, progress=False), "refused")
 
 
 @pytest.mark.slow

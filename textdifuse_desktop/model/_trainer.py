@@ -24,7 +24,7 @@ from textdifuse_desktop.model.network import (
 from textdifuse_desktop.model.sampler import DDIMSampler
 from textdifuse_desktop.model.tone import ToneHead, widen_raw_only_state
 from textdifuse_desktop.model.train_config import TrainConfig
-from textdifuse_desktop.model.weights import saved_config
+from textdifuse_desktop.model.weights import WEIGHTS_NAME, save_model, saved_config
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ class Stage:
                               "lr": lr, "sec": round(self.seconds, 2)})
             if self.iteration % ctx.cfg.ckpt_every == 0:
                 ctx.checkpoint()
+            if ctx.cfg.snapshot_every and self.iteration % ctx.cfg.snapshot_every == 0:
+                ctx.snapshot(self)
         if self.budget:
             self.total = self.iteration
         log.info("stage %s: %d iterations in %.0f s", self.name, self.iteration, self.seconds)
@@ -192,6 +194,22 @@ class Context:
         os.replace(self.out / "resume_optim.pt.tmp", self.out / "resume_optim.pt")
         state = {"config": asdict(self.cfg), "stages": {n: s.state() for n, s in self.stages.items()}}
         (self.out / "resume.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+
+    def snapshot(self, stage: Stage) -> Path | None:
+        """Write the network with ``stage``'s EMA weights, loadable like the final model, to
+        ``<out>/snapshots/<stage>-<iteration>/`` (the run's weights are left as they were)."""
+        if self.rank != 0:
+            return None
+        path = self.out / "snapshots" / f"{stage.name}-{stage.iteration:06d}" / WEIGHTS_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        live = [p.detach().clone() for p in stage.params]
+        stage.apply_ema()
+        card = {"snapshot": {"stage": stage.name, **stage.state()}, "training": {"config": asdict(self.cfg)}}
+        save_model(self.net, self.sampler.config | {"num_inference_steps": 0, "timesteps": []}, path, card)
+        with torch.no_grad():
+            for p, v in zip(stage.params, live):
+                p.copy_(v)
+        return path
 
     def restore(self, stage: Stage) -> None:
         state_path = self.out / "resume.json"

@@ -70,9 +70,16 @@ def _ssim_to_sources(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, target:
                        ssim_map(x0, a, structure_only=only), ssim_map(x0, b, structure_only=only))
 
 
+def _gradient_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-sample ``|S(x0) - max(S(a), S(b))|`` (Sobel magnitude), averaged over pixels."""
+    target = torch.maximum(sobel_magnitude(a), sobel_magnitude(b))
+    return (sobel_magnitude(x0) - target).abs().mean((1, 2, 3))
+
+
 def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight: float = 1.0,
                 int_weight: float = 1.0, ssim_weight: float = 0.0, structure: str = "image",
-                balance: str = "mean", ssim_target: str = "both") -> tuple[torch.Tensor, dict[str, float]]:
+                balance: str = "mean", ssim_target: str = "both",
+                grad_details_share: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """The paper's fusion loss on ``[0, 1]`` tensors: ``|x0 - max(a, b)|`` + ``grad_weight`` x
     ``|S(x0) - max(S(a), S(b))|`` (Sobel magnitude), plus ``ssim_weight`` x ``1 - (SSIM(x0, a) + SSIM(x0, b)) / 2``;
     returns the loss and its parts.
@@ -84,6 +91,9 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     to the intensity term and texture is still rewarded at the stronger source's strength.
     ``structure="grad-details"``: only the gradient term compares details; SSIM compares whole images (whose
     structure term penalises a ring, where the whole-image gradient rewards it).
+    ``grad_details_share`` (with ``structure="image"``): that share of the gradient term compares details, the rest
+    whole images; between the paper's term (0), whose reward for a ring is mild on most scenes, and grad-details'
+    (1), which removes it but also lowers Qabf and VIF (validation.md, run 29).
 
     ``balance="log"``: the batch's loss is the mean of each sample's log loss, so that every sample counts by its
     *relative* change.  A degraded pair's loss is two to four times a clean pair's, so with the plain mean the
@@ -107,13 +117,17 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
         raise ValueError(f"ssim_target must be one of {SSIM_TARGETS}, got {ssim_target!r}")
     if structure not in STRUCTURES:
         raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
+    if grad_details_share and structure != "image":
+        raise ValueError(f"grad_details_share mixes structure='image' with details, not {structure!r}")
     per_pixel = (1, 2, 3)
     l_int = (x0 - torch.maximum(a, b)).abs().mean(per_pixel)
-    grad_on = (x0, a, b) if structure == "image" else _details(x0, a, b)
+    share = 1.0 if structure == "grad-details" else grad_details_share  # of the gradient term on details
+    details = _details(x0, a, b) if structure == "details" or share else None
     if structure == "details":
-        x0, a, b = grad_on
-    grad_target = torch.maximum(sobel_magnitude(grad_on[1]), sobel_magnitude(grad_on[2]))
-    l_grad = (sobel_magnitude(grad_on[0]) - grad_target).abs().mean(per_pixel)
+        x0, a, b = details  # type: ignore[misc]
+    l_grad = _gradient_loss(x0, a, b) if share < 1 else 0.0
+    if share:
+        l_grad = (1 - share) * l_grad + share * _gradient_loss(*details)  # type: ignore[misc]
     loss = int_weight * l_int + grad_weight * l_grad
     parts = {"int": float(l_int.detach().mean()), "grad": float(l_grad.detach().mean())}
     if ssim_weight > 0:

@@ -142,7 +142,7 @@ def _stage_b(ctx: Context, data: CropSampler) -> Stage:
         x0 = (sampler.predict_x0(out.float(), t_k, x) + 1) / 2
         anchor = _clean_anchor(net, x, tt, t_k, sampler, cond_a, cond_b, a, b, x0) if cfg.clean_anchor > 0 else None
         loss, parts = fusion_loss(x0, a, b, cfg.grad_weight, cfg.int_weight, cfg.ssim_weight, cfg.structure_on,
-                                  cfg.loss_balance, cfg.ssim_target)
+                                  cfg.loss_balance, cfg.ssim_target, cfg.grad_details_share)
         if anchor is not None:
             loss = loss + cfg.clean_anchor * anchor
             parts["anchor"] = float(anchor.detach())
@@ -201,6 +201,13 @@ def _check_stage_options(cfg: TrainConfig, net: FusionDiffusionNet) -> None:
     if cfg.condition_only and not net.gate_conditioned:
         raise ValueError("--condition-only needs a network with gate_condition (--model-config "
                          "'{\"gate_condition\": 1}')")
+    if not 0.0 <= cfg.grad_details_share <= 1.0:
+        raise ValueError(f"--grad-details-share must lie in [0, 1], got {cfg.grad_details_share}")
+    if cfg.grad_details_share > 0 and cfg.structure_on != "image":
+        raise ValueError("--grad-details-share mixes the two gradient forms of --structure-on image; "
+                         f"--structure-on {cfg.structure_on} already sets the gradient term")
+    if cfg.snapshot_every < 0:
+        raise ValueError(f"--snapshot-every must be 0 (none) or a positive iteration count, got {cfg.snapshot_every}")
     if cfg.clean_anchor > 0 and not cfg.condition_only:
         raise ValueError("--clean-anchor anchors clean pairs to the gates without their condition: use it with "
                          "--condition-only")

@@ -60,6 +60,7 @@ class TrainConfig:
     rollout_steps: tuple[int, ...] = (1, 2, 4)
     ema: float = 0.999
     ckpt_every: int = 500
+    snapshot_every: int = 0
     log_every: int = 10
     resume: bool = False
     progress: bool = True
@@ -69,6 +70,7 @@ class TrainConfig:
     clean_fidelity: float = 0.0
     ssim_weight: float = 0.0
     structure_on: str = "image"
+    grad_details_share: float = 0.0
     loss_balance: str = "mean"
     ssim_target: str = "both"
     finetune_b: float = 0.0
@@ -132,6 +134,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stage B: compare gradients and SSIM on whole images (the paper) or on their details "
                              "above an edge-preserving base (no reward for dark rings beside bright objects); "
                              "grad-details: gradients on details, SSIM on whole images")
+    parser.add_argument("--grad-details-share", type=float, default=d.grad_details_share,
+                        help="stage B, with --structure-on image: this share of the gradient term compares details "
+                             "instead of whole images (0 = the paper's term, 1 = grad-details' gradient term)")
     parser.add_argument("--ssim-target", choices=SSIM_TARGETS, default=d.ssim_target,
                         help="stage B: the SSIM term against both sources (the mean) or, per pixel, against the source "
                              "with the larger local variance (keeps one source's contrast where the two disagree, e.g. "
@@ -156,6 +161,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=d.rollout_steps, help="comma-separated step counts for stage-B rollouts")
     parser.add_argument("--ema", type=float, default=d.ema)
     parser.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
+    parser.add_argument("--snapshot-every", type=int, default=d.snapshot_every,
+                        help="also keep the EMA weights every N iterations of each stage as loadable models in "
+                             "<out>/snapshots/<stage>-<iteration>/ (to choose where to stop; 0 = none)")
     parser.add_argument("--log-every", type=int, default=d.log_every)
     parser.add_argument("--resume", action="store_true", help="continue from <out>/resume.*")
     parser.add_argument("--no-progress", action="store_true")
