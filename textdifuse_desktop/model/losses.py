@@ -93,7 +93,8 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
     structure term penalises a ring, where the whole-image gradient rewards it).
     ``grad_details_share`` (with ``structure="image"``): that share of the gradient term compares details, the rest
     whole images; between the paper's term (0), whose reward for a ring is mild on most scenes, and grad-details'
-    (1), which removes it but also lowers Qabf and VIF (validation.md, run 29).
+    (1), which removes it but also lowers Qabf and VIF (validation.md, run 29).  At 0.5 the ring went and so did
+    the MSRS VIF (run 30).
 
     ``balance="log"``: the batch's loss is the mean of each sample's log loss, so that every sample counts by its
     *relative* change.  A degraded pair's loss is two to four times a clean pair's, so with the plain mean the
@@ -121,13 +122,12 @@ def fusion_loss(x0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, grad_weight:
         raise ValueError(f"grad_details_share mixes structure='image' with details, not {structure!r}")
     per_pixel = (1, 2, 3)
     l_int = (x0 - torch.maximum(a, b)).abs().mean(per_pixel)
-    share = 1.0 if structure == "grad-details" else grad_details_share  # of the gradient term on details
-    details = _details(x0, a, b) if structure == "details" or share else None
     if structure == "details":
-        x0, a, b = details  # type: ignore[misc]
-    l_grad = _gradient_loss(x0, a, b) if share < 1 else 0.0
+        x0, a, b = _details(x0, a, b)
+    l_grad = _gradient_loss(x0, a, b)
+    share = 1.0 if structure == "grad-details" else grad_details_share  # of the gradient term on details
     if share:
-        l_grad = (1 - share) * l_grad + share * _gradient_loss(*details)  # type: ignore[misc]
+        l_grad = (1 - share) * l_grad + share * _gradient_loss(*_details(x0, a, b))
     loss = int_weight * l_int + grad_weight * l_grad
     parts = {"int": float(l_int.detach().mean()), "grad": float(l_grad.detach().mean())}
     if ssim_weight > 0:
