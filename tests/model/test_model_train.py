@@ -243,8 +243,8 @@ def test_snapshots_keep_loadable_ema_weights_without_changing_the_run(tmp_path: 
     assert sorted(p.name for p in folder.iterdir()) == ["A-000002", "B-000002", "B-000004"]
     assert not (tmp_path / "plain" / "snapshots").exists()
     final, last = load_model(snapped), load_model(folder / "B-000004" / "model.safetensors")
-    assert last.card["snapshot"] == {"stage": "B", "iteration": 4, "total": 4, "seconds": pytest.approx(
-        last.card["snapshot"]["seconds"])}
+    assert {k: last.card["snapshot"][k] for k in ("stage", "iteration", "total")} == {"stage": "B", "iteration": 4,
+                                                                                      "total": 4}
     same = load_model(plain).net.state_dict()
     for name, tensor in final.net.state_dict().items():
         assert torch.equal(tensor, last.net.state_dict()[name]) and torch.equal(tensor, same[name]), name
