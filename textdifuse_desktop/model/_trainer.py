@@ -205,11 +205,15 @@ class Context:
         live = [p.detach().clone() for p in stage.params]
         stage.apply_ema()
         card = {"snapshot": {"stage": stage.name, **stage.state()}, "training": {"config": asdict(self.cfg)}}
-        save_model(self.net, self.sampler.config | {"num_inference_steps": 0, "timesteps": []}, path, card)
+        self.save_weights(path, card)
         with torch.no_grad():
             for p, v in zip(stage.params, live):
                 p.copy_(v)
         return path
+
+    def save_weights(self, path: Path, card: dict[str, Any]) -> None:
+        """Write the network as a loadable model (its sampler with no step count fixed) and ``card`` beside it."""
+        save_model(self.net, self.sampler.config | {"num_inference_steps": 0, "timesteps": []}, path, card)
 
     def restore(self, stage: Stage) -> None:
         state_path = self.out / "resume.json"

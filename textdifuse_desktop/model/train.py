@@ -45,7 +45,7 @@ from textdifuse_desktop.model.train_config import (
     add_arguments,
     config_from_args,
 )
-from textdifuse_desktop.model.weights import WEIGHTS_NAME, save_model
+from textdifuse_desktop.model.weights import WEIGHTS_NAME
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,8 @@ def train(cfg: TrainConfig, command: str = "") -> Path | None:
     if ctx.world > 1:
         torch.distributed.destroy_process_group()
     weights = Path(cfg.out) / WEIGHTS_NAME
-    save_model(ctx.net.cpu(), ctx.sampler.config | {"num_inference_steps": 0, "timesteps": []}, weights, card)
+    ctx.net.cpu()
+    ctx.save_weights(weights, card)
     log.info("wrote %s", weights)
     return weights
 
