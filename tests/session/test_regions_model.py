@@ -7,7 +7,8 @@ import pytest
 
 from textdifuse_desktop.errors import ImageDataError
 from textdifuse_desktop.session.feather import feather_mask
-from textdifuse_desktop.session.regions import KAPPA_RANGE, RegionSet
+from textdifuse_desktop.session.region import KAPPA_RANGE
+from textdifuse_desktop.session.regions import RegionSet
 
 
 def _disc(shape, cx, cy, r):

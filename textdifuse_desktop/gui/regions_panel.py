@@ -35,7 +35,8 @@ from textdifuse_desktop.gui.regions_panel_layout import (  # noqa: F401 - re-exp
     TOOLS,
 )
 from textdifuse_desktop.gui.regions_tree import RegionTreeMixin
-from textdifuse_desktop.session.regions import DEFAULT_KAPPA, RegionSet
+from textdifuse_desktop.session.region import DEFAULT_KAPPA
+from textdifuse_desktop.session.regions import RegionSet
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from textdifuse_desktop.session.regions import DEFAULT_KAPPA, KAPPA_RANGE
+from textdifuse_desktop.session.region import DEFAULT_KAPPA, KAPPA_RANGE
 
 if TYPE_CHECKING:
     from textdifuse_desktop.gui.regions_panel import RegionsPanel

@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from textdifuse_desktop.session.regions import Region
+from textdifuse_desktop.session.region import Region
 
 
 def _swatch(color: tuple[int, int, int]) -> QtGui.QIcon:

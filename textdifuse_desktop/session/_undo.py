@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from textdifuse_desktop.session.regions import Region
+    from textdifuse_desktop.session.region import Region
 
 Block = tuple[slice, ...]
 
@@ -187,3 +187,22 @@ class UndoStack:
     def clear(self) -> None:
         self._undo.clear()
         self._redo.clear()
+
+
+def merge_stroke(region: Region, pieces: list[BlockEdit]) -> BlockEdit | None:
+    """One edit for a brush stroke's stamps (applied in order), over their joint box.
+
+    None when the stroke left the mask as it was (e.g. it only painted painted pixels).
+    """
+    ndim = len(pieces[0].block)
+    lo = [min(p.block[d].start for p in pieces) for d in range(ndim)]
+    hi = [max(p.block[d].stop for p in pieces) for d in range(ndim)]
+    union = tuple(slice(a, b) for a, b in zip(lo, hi))
+    after = region.mask[union].copy()
+    before = after.copy()
+    for piece in reversed(pieces):  # rewind each stamp to recover the stroke's starting state
+        local = tuple(slice(s.start - u.start, s.stop - u.start) for s, u in zip(piece.block, union))
+        before[local] = piece.before_array()
+    if np.array_equal(before, after):
+        return None
+    return BlockEdit.from_arrays(region, union, before, after)

@@ -10,11 +10,16 @@ strength, which is what the user painted.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
 from textdifuse_desktop.session._undo import bbox_of
+
+if TYPE_CHECKING:
+    from textdifuse_desktop.session.region import Region
 
 #: Feather reach in sigmas.
 TRUNCATE = 4.0
@@ -87,3 +92,28 @@ def feather_mask(mask: np.ndarray, sigma_px: float) -> np.ndarray | None:
     soft = np.zeros(np.shape(mask), dtype=np.float32)
     soft[block] = sub
     return soft
+
+
+def strength_maps(regions: Iterable[tuple[Region, np.ndarray]], shape: tuple[int, ...], feather_px: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feathered ``kappa_a``, ``kappa_b`` and blend maps of ``(region, mask)`` pairs over ``shape``.
+
+    Inside a visible region favouring A, ``kappa_a == kappa`` (``1 + (kappa - 1) * soft`` on its
+    feathered edge), and likewise for B; 1.0 elsewhere.  Where regions overlap, the value
+    furthest from 1 wins.  The blend map is the maximum of the feathered masks (0..1).
+    """
+    kappa = {"A": np.ones(shape, np.float32), "B": np.ones(shape, np.float32)}
+    blend = np.zeros(shape, np.float32)
+    for region, mask in regions:
+        if not region.visible:
+            continue
+        found = feather_block(mask, feather_px)
+        if found is None:
+            continue
+        block, soft = found
+        np.maximum(blend[block], soft, out=blend[block])
+        value = np.float32(1.0) + np.float32(region.kappa - 1.0) * soft
+        target = kappa[region.source][block]
+        stronger = np.abs(value - 1.0) > np.abs(target - 1.0)
+        target[stronger] = value[stronger]
+    return kappa["A"], kappa["B"], blend

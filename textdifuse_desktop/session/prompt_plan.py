@@ -30,12 +30,8 @@ from textdifuse_desktop.session.prompt_words import (
     word_region,
     working_words,
 )
-from textdifuse_desktop.session.regions import (
-    DEFAULT_KAPPA,
-    Region,
-    RegionSet,
-    clamp_kappa,
-)
+from textdifuse_desktop.session.region import DEFAULT_KAPPA, Region, clamp_kappa
+from textdifuse_desktop.session.regions import RegionSet
 
 log = logging.getLogger(__name__)
 

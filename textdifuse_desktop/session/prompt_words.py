@@ -32,7 +32,7 @@ import numpy as np
 
 from textdifuse_desktop.errors import UsageError
 from textdifuse_desktop.imaging.image import Image
-from textdifuse_desktop.session.regions import DEFAULT_KAPPA, Region, clamp_kappa
+from textdifuse_desktop.session.region import DEFAULT_KAPPA, Region, clamp_kappa
 
 INFRARED, NUCLEAR, CT = "infrared", "nuclear", "ct"
 DOMAIN_NAMES = {INFRARED: "infrared/visible pair", NUCLEAR: "PET/SPECT pair", CT: "CT pair"}

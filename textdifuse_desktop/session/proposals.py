@@ -19,7 +19,7 @@ Both follow the domain's own conventions:
 
 The masks are split into connected components (:func:`scipy.ndimage.label`)
 larger than a minimum size and returned as
-:class:`~textdifuse_desktop.session.regions.Region` objects (``origin
+:class:`~textdifuse_desktop.session.region.Region` objects (``origin
 "proposal"``, favouring the infrared/PET source, default kappa 1.5, named
 ``"hot 1"``, ``"uptake 2"``...), biggest first.  Volumes (``ZYX``) are
 labelled in 3D.
@@ -35,13 +35,13 @@ from scipy import ndimage
 
 from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.imaging.threshold import otsu_split, otsu_threshold
-from textdifuse_desktop.session.regions import (
+from textdifuse_desktop.session.region import (
     DEFAULT_KAPPA,
     PALETTE,
     Region,
-    RegionSet,
     clamp_kappa,
 )
+from textdifuse_desktop.session.regions import RegionSet
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,8 @@ from textdifuse_desktop.errors import (
 )
 from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.io.writers.atomic import atomic_file, write_error
-from textdifuse_desktop.session.regions import (
-    ORIGINS,
-    Region,
-    RegionSet,
-    _check_source,
-    clamp_kappa,
-)
+from textdifuse_desktop.session.region import ORIGINS, Region, check_source, clamp_kappa
+from textdifuse_desktop.session.regions import RegionSet
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +129,7 @@ def regions_from_files(read: Callable[[str], bytes], where: PathLike) -> RegionS
             region_set.append_region(Region(
                 name=str(entry["name"]),
                 mask=_mask_from_bytes(mask_name, data, shape),
-                source=_check_source(entry.get("source", "B")),
+                source=check_source(entry.get("source", "B")),
                 kappa=clamp_kappa(entry.get("kappa", 1.5)),
                 origin=origin if origin in ORIGINS else "brush",
                 color=tuple(int(c) for c in entry.get("color", (255, 0, 0)))[:3],

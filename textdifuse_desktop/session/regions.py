@@ -1,14 +1,10 @@
 """Named regions that steer the fusion, with cheap undo/redo.
 
 A :class:`RegionSet` holds boolean masks at image resolution (2D ``(H, W)`` or
-3D ``(Z, H, W)``).  Each :class:`Region` favours one source (``"A"`` or
-``"B"``, e.g. infrared or PET) with a strength ``kappa``:
-
-* ``kappa = 1.0`` changes nothing; values above 1 favour the region's source,
-  values below 1 suppress it.  The accepted range is :data:`KAPPA_RANGE`
-  (0.5 .. 3.0), default :data:`DEFAULT_KAPPA` (1.5).
-* :meth:`RegionSet.kappa_maps` turns the masks into Gaussian-feathered float
-  maps, so the regions have soft edges and leave no seams in the result.
+3D ``(Z, H, W)``), one per :class:`~textdifuse_desktop.session.region.Region`
+(its source and strength ``kappa``).  :meth:`RegionSet.kappa_maps` turns the
+masks into Gaussian-feathered float maps, so the regions have soft edges and
+leave no seams in the result.
 
 Mask edits (discs, boxes, whole masks) are stored on the undo stack as
 bounding-box diffs: only the changed sub-block, before and after, bit-packed.
@@ -20,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from psygnal import Signal
@@ -35,75 +30,22 @@ from textdifuse_desktop.session._undo import (
     UndoStack,
     bbox_of,
     block_edit,
+    merge_stroke,
+)
+from textdifuse_desktop.session.feather import strength_maps
+from textdifuse_desktop.session.region import (
+    DEFAULT_KAPPA,
+    ORIGINS,
+    PALETTE,
+    Box,
+    Region,
+    box_footprint,
+    check_source,
+    clamp_kappa,
+    disc_footprint,
 )
 
 log = logging.getLogger(__name__)
-
-#: Accepted kappa range (1.0 = no change).
-KAPPA_RANGE = (0.5, 3.0)
-DEFAULT_KAPPA = 1.5
-SOURCES = ("A", "B")
-ORIGINS = ("brush", "box", "text", "proposal")
-
-#: Distinct, colour-blind-friendly overlay colours (Okabe-Ito), used in turn.
-PALETTE: tuple[tuple[int, int, int], ...] = (
-    (230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66),
-    (0, 114, 178), (213, 94, 0), (204, 121, 167), (255, 255, 255),
-)
-
-Box = tuple[float, float, float, float]
-
-
-@dataclass(eq=False)
-class Region:
-    """One named region.
-
-    Attributes
-    ----------
-    name:
-        Display name (unique names are not enforced).
-    mask:
-        Boolean array with the region set's shape.
-    source:
-        ``"A"`` or ``"B"``: the source the region favours.
-    kappa:
-        Strength, within :data:`KAPPA_RANGE`; 1.0 = no change.
-    origin:
-        How it was made: ``"brush"``, ``"box"``, ``"text"`` or ``"proposal"``.
-    color:
-        Overlay colour ``(r, g, b)`` 0..255.
-    visible:
-        Hidden regions are neither drawn nor applied.
-    provenance:
-        What produced the mask, for the user: e.g. ``"hot-object proposal
-        for 'person'"`` or ``"CLIP ViT-B-32: 'person'"``; empty for drawn ones.
-    """
-
-    name: str
-    mask: np.ndarray
-    source: str = "B"
-    kappa: float = DEFAULT_KAPPA
-    origin: str = "brush"
-    color: tuple[int, int, int] = PALETTE[0]
-    visible: bool = True
-    provenance: str = ""
-
-    @property
-    def pixel_count(self) -> int:
-        """Number of mask pixels set."""
-        return int(np.count_nonzero(self.mask))
-
-
-def _check_source(source: str) -> str:
-    source = str(source).upper()
-    if source not in SOURCES:
-        raise ValueError(f"source must be 'A' or 'B', got {source!r}")
-    return source
-
-
-def clamp_kappa(kappa: float) -> float:
-    """Clip ``kappa`` into :data:`KAPPA_RANGE`."""
-    return float(min(max(float(kappa), KAPPA_RANGE[0]), KAPPA_RANGE[1]))
 
 
 class RegionSet:
@@ -189,7 +131,7 @@ class RegionSet:
         if color is None:
             color = PALETTE[self._color_counter % len(PALETTE)]
             self._color_counter += 1
-        region = Region(name=name or self._next_name(origin), mask=mask, source=_check_source(source),
+        region = Region(name=name or self._next_name(origin), mask=mask, source=check_source(source),
                         kappa=clamp_kappa(kappa), origin=origin, color=tuple(int(c) for c in color),
                         visible=bool(visible), provenance=str(provenance))
         self._push(ListEdit(region, len(self._regions), insert=True))
@@ -222,7 +164,7 @@ class RegionSet:
 
     def set_source(self, index: int, source: str) -> None:
         """Set which source (``"A"``/``"B"``) the region favours; undoable."""
-        self._set_property(index, "source", _check_source(source))
+        self._set_property(index, "source", check_source(source))
 
     def set_visible(self, index: int, visible: bool) -> None:
         """Show or hide a region; undoable."""
@@ -240,15 +182,10 @@ class RegionSet:
         On a volume the disc is drawn in slice ``slice_index`` (required).
         """
         z = self._slice(slice_index)
-        cx, cy = float(center_xy[0]), float(center_xy[1])
-        r = max(float(radius), 0.5)
-        h, w = self.shape[-2:]
-        y0, y1 = max(int(np.floor(cy - r)), 0), min(int(np.ceil(cy + r)) + 1, h)
-        x0, x1 = max(int(np.floor(cx - r)), 0), min(int(np.ceil(cx + r)) + 1, w)
-        if y0 >= y1 or x0 >= x1:
+        found = disc_footprint(center_xy, radius, self.shape[-2:])
+        if found is None:
             return
-        yy, xx = np.ogrid[y0:y1, x0:x1]
-        disc = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+        (y0, y1, x0, x1), disc = found
         self._edit_block(index, self._block(z, y0, y1, x0, x1), disc, erase)
 
     def stamp_line(self, index: int, start_xy: tuple[float, float], end_xy: tuple[float, float],
@@ -268,13 +205,10 @@ class RegionSet:
         centres lie in ``[min, max]`` on both axes, clipped to the image.  On
         a volume, ``slice_index=None`` fills the box on every slice.
         """
-        xa, xb = sorted((float(box[0]), float(box[2])))
-        ya, yb = sorted((float(box[1]), float(box[3])))
-        h, w = self.shape[-2:]
-        x0, x1 = max(int(np.ceil(xa)), 0), min(int(np.floor(xb)) + 1, w)
-        y0, y1 = max(int(np.ceil(ya)), 0), min(int(np.floor(yb)) + 1, h)
-        if x0 >= x1 or y0 >= y1:
+        found = box_footprint(box, self.shape[-2:])
+        if found is None:
             return
+        y0, y1, x0, x1 = found
         if self.is_volume and slice_index is None:
             block = (slice(0, self.shape[0]), slice(y0, y1), slice(x0, x1))
         else:
@@ -291,7 +225,7 @@ class RegionSet:
         bbox = bbox_of(new != region.mask)
         if bbox is None:
             return
-        self._commit_edit(block_edit(region, bbox, new[bbox]))
+        self._push(block_edit(region, bbox, new[bbox]))
 
     def clear_mask(self, index: int) -> None:
         """Empty a region's mask; undoable."""
@@ -325,18 +259,10 @@ class RegionSet:
         self._stroke, self._stroke_region = None, None
         if not pieces or region is None:
             return
-        ndim = len(self.shape)
-        lo = [min(p.block[d].start for p in pieces) for d in range(ndim)]
-        hi = [max(p.block[d].stop for p in pieces) for d in range(ndim)]
-        union = tuple(slice(a, b) for a, b in zip(lo, hi))
-        after = region.mask[union].copy()
-        before = after.copy()
-        for piece in reversed(pieces):  # rewind each stamp to recover the stroke's starting state
-            local = tuple(slice(s.start - u.start, s.stop - u.start) for s, u in zip(piece.block, union))
-            before[local] = piece.before_array()
-        if np.array_equal(before, after):
+        edit = merge_stroke(region, pieces)
+        if edit is None:
             return
-        self._undo.push(BlockEdit.from_arrays(region, union, before, after))
+        self._undo.push(edit)
         self.history_changed.emit()
 
     # ------------------------------------------------------------- undo/redo
@@ -398,31 +324,13 @@ class RegionSet:
         Returns
         -------
         kappa_a, kappa_b, blend_mask:
-            float32 arrays at image resolution.  Inside a visible region
-            favouring A, ``kappa_a == kappa`` (``1 + (kappa - 1) * soft`` on
-            its feathered edge), and likewise for B; 1.0 elsewhere.  Where
-            regions overlap, the value furthest from 1 wins.  ``blend_mask``
-            is the maximum of the feathered masks (0..1).
+            float32 arrays at image resolution, as
+            :func:`~textdifuse_desktop.session.feather.strength_maps` describes.
         """
-        from textdifuse_desktop.session.feather import feather_block
-
-        shape = self.shape if slice_index is None or not self.is_volume else self.shape[1:]
-        kappa = {"A": np.ones(shape, np.float32), "B": np.ones(shape, np.float32)}
-        blend = np.zeros(shape, np.float32)
-        for region in self._regions:
-            if not region.visible:
-                continue
-            mask = region.mask if slice_index is None or not self.is_volume else region.mask[self._slice(slice_index)]
-            found = feather_block(mask, feather_px)
-            if found is None:
-                continue
-            block, soft = found
-            np.maximum(blend[block], soft, out=blend[block])
-            value = np.float32(1.0) + np.float32(region.kappa - 1.0) * soft
-            target = kappa[region.source][block]
-            stronger = np.abs(value - 1.0) > np.abs(target - 1.0)
-            target[stronger] = value[stronger]
-        return kappa["A"], kappa["B"], blend
+        if slice_index is None or not self.is_volume:
+            return strength_maps(((r, r.mask) for r in self._regions), self.shape, feather_px)
+        z = self._slice(slice_index)
+        return strength_maps(((r, r.mask[z]) for r in self._regions), self.shape[1:], feather_px)
 
     # ------------------------------------------------------------ save/load
     def save(self, folder: str) -> None:
@@ -479,10 +387,7 @@ class RegionSet:
             self._stroke.append(edit)
             self.changed.emit("mask")
         else:
-            self._commit_edit(edit)
-
-    def _commit_edit(self, edit: BlockEdit) -> None:
-        self._push(edit)
+            self._push(edit)
 
     def _push(self, command: Command) -> None:
         command.redo(self._regions)
