@@ -20,7 +20,12 @@ import platform
 import sys
 import time
 
-from textdifuse_desktop.fusion.benchmark import markdown_table, random_weights, run_benchmark, synthetic_pair
+from textdifuse_desktop.fusion.benchmark import (
+    markdown_table,
+    random_weights,
+    run_benchmark,
+    synthetic_pair,
+)
 
 
 def _current_rss_mb() -> float:

@@ -28,7 +28,7 @@ def images(tmp_path):
 
 
 def test_evaluate_checks_its_output_folder_first(tmp_path, blocker, capsys, monkeypatch) -> None:
-    import textdifuse_desktop.metrics.evaluation as evaluation
+    from textdifuse_desktop.metrics import evaluation
 
     monkeypatch.setattr(evaluation, "evaluate_folders", lambda *a, **k: pytest.fail("evaluated"))
     folder = str(tmp_path)
@@ -39,7 +39,7 @@ def test_evaluate_checks_its_output_folder_first(tmp_path, blocker, capsys, monk
 
 
 def test_regions_checks_its_output_folder_before_reading(images, blocker, capsys, monkeypatch) -> None:
-    import textdifuse_desktop.io as io
+    from textdifuse_desktop import io
 
     monkeypatch.setattr(io, "read_image", lambda *a, **k: pytest.fail("read"))
     a, b = map(str, images)

@@ -53,7 +53,7 @@ def _ct(path: Path, *, spacing: float = 0.5, size: int = 32, frame: str = "1.2.8
 @pytest.fixture
 def no_fusion(monkeypatch):
     """Fail the test if any fusion starts (checks must come before any computation)."""
-    import textdifuse_desktop.fusion.engine as engine
+    from textdifuse_desktop.fusion import engine
 
     def refuse(*args, **kwargs):
         raise AssertionError("fusion started although the inputs should have been refused")
@@ -133,7 +133,7 @@ def test_keep_units_for_different_modalities_is_refused_early(tmp_path, capsys, 
 
 
 def test_bad_output_is_refused_before_reading(tmp_path, capsys, monkeypatch) -> None:
-    import textdifuse_desktop.io as io
+    from textdifuse_desktop import io
 
     def no_read(*args, **kwargs):
         raise AssertionError("an input was read although the output is invalid")
@@ -188,7 +188,7 @@ def test_video_resize_warning_is_printed_once(tmp_path) -> None:
 
 
 def test_convert_checks_the_output_before_reading(tmp_path, capsys, monkeypatch) -> None:
-    import textdifuse_desktop.io as io
+    from textdifuse_desktop import io
 
     monkeypatch.setattr(io, "read_image", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read")))
     blocker = tmp_path / "file.txt"

@@ -92,7 +92,14 @@ def test_missing_extra_is_one_line_with_the_install_command(pair, tmp_path, caps
 
 def test_allow_download_fetches_once_and_clip_names_its_regions(pair, tmp_path, capsys, caplog, monkeypatch) -> None:
     pytest.importorskip("open_clip")
-    from local_hub import MODEL, TAG, point_hub_at, register_tiny_clip, serve_hub, tiny_checkpoint_bytes
+    from local_hub import (
+        MODEL,
+        TAG,
+        point_hub_at,
+        register_tiny_clip,
+        serve_hub,
+        tiny_checkpoint_bytes,
+    )
 
     from textdifuse_desktop.fusion import clip_dense, prompt_regions
 

@@ -11,9 +11,21 @@ torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
 pytest.importorskip("huggingface_hub")
 
-from local_hub import MODEL, REPO, TAG, point_hub_at, register_tiny_clip, serve_hub, tiny_checkpoint_bytes
+from local_hub import (
+    MODEL,
+    REPO,
+    TAG,
+    point_hub_at,
+    register_tiny_clip,
+    serve_hub,
+    tiny_checkpoint_bytes,
+)
 
-from textdifuse_desktop.errors import FeatureUnavailableError, ModelLoadError, WeightsIntegrityError
+from textdifuse_desktop.errors import (
+    FeatureUnavailableError,
+    ModelLoadError,
+    WeightsIntegrityError,
+)
 from textdifuse_desktop.fusion import clip_dense, clip_models
 from textdifuse_desktop.fusion import prompt_regions as pr
 

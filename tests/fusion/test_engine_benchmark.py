@@ -5,7 +5,12 @@ from __future__ import annotations
 import math
 
 from textdifuse_desktop.cli.main import main
-from textdifuse_desktop.fusion.benchmark import BenchRow, markdown_table, run_benchmark, synthetic_pair
+from textdifuse_desktop.fusion.benchmark import (
+    BenchRow,
+    markdown_table,
+    run_benchmark,
+    synthetic_pair,
+)
 
 
 def test_synthetic_pair_shapes_and_range() -> None:

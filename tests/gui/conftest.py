@@ -19,7 +19,6 @@ pytest.importorskip("pyqtgraph")
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 
-
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings and logs go to the test's tmp folder, never to the user's."""

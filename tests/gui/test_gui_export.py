@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_helpers import make_volume
 
 from textdifuse_desktop.errors import OverwriteInputError
 from textdifuse_desktop.fusion.request import FusionParams
 from textdifuse_desktop.gui.export_jobs import ExportRequest, export_job
-
-from gui_helpers import make_volume
 
 
 def _fused_window(make_window, qtbot, png_pair):

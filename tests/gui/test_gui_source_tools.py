@@ -21,7 +21,9 @@ def _dynamic(path: Path, frames: int = 3) -> Path:
 
 
 def _phantom_pair(tmp_path: Path) -> tuple[Path, Path]:
-    from test_align_registration import _phantom  # tests/imaging helper (registration phantom)
+    from test_align_registration import (
+        _phantom,  # tests/imaging helper (registration phantom)
+    )
 
     volume = _phantom((24, 28, 28))
     a, b = tmp_path / "mr.nii.gz", tmp_path / "pet.nii.gz"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gui_helpers import make_volume
 from PySide6 import QtCore
 from PySide6.QtTest import QTest
 
 from textdifuse_desktop.gui.viewers import colormaps, display
 from textdifuse_desktop.gui.viewers.image_pane import ImagePane
 from textdifuse_desktop.gui.viewers.linking import ViewLinker
-
-from gui_helpers import make_volume
 
 
 def _pan(pane, x_range, y_range) -> None:

@@ -7,8 +7,17 @@ import pytest
 
 from textdifuse_desktop.errors import GeometryError, ImageDataError
 from textdifuse_desktop.imaging.image import LPS_TO_RAS, Image, affine_from_spacing
-from textdifuse_desktop.imaging.intensity import display_window, percentile_window, to_display_uint8, window_to_unit
-from textdifuse_desktop.imaging.resample import overlap_fraction, resample_to, resize_to_shape
+from textdifuse_desktop.imaging.intensity import (
+    display_window,
+    percentile_window,
+    to_display_uint8,
+    window_to_unit,
+)
+from textdifuse_desktop.imaging.resample import (
+    overlap_fraction,
+    resample_to,
+    resize_to_shape,
+)
 
 
 def test_image_coerces_float32_and_checks_axes() -> None:

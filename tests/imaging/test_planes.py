@@ -7,7 +7,13 @@ import pytest
 
 from textdifuse_desktop.errors import ImageDataError
 from textdifuse_desktop.imaging.image import LPS_TO_RAS, Image, affine_from_spacing
-from textdifuse_desktop.imaging.planes import PLANES, VolumeGeometry, assign_axes, plane_labels, value_at
+from textdifuse_desktop.imaging.planes import (
+    PLANES,
+    VolumeGeometry,
+    assign_axes,
+    plane_labels,
+    value_at,
+)
 
 SHAPE = (7, 9, 11)  # nz, ny, nx
 

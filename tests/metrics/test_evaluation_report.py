@@ -12,7 +12,11 @@ from PIL import Image
 
 from textdifuse_desktop.errors import ImageDataError, ReadError
 from textdifuse_desktop.metrics import METRICS, compute_all, load_grey
-from textdifuse_desktop.metrics.evaluation import evaluate_folders, list_images, pair_folders
+from textdifuse_desktop.metrics.evaluation import (
+    evaluate_folders,
+    list_images,
+    pair_folders,
+)
 from textdifuse_desktop.metrics.report import csv_text, markdown_text, write_report
 
 REF = Path(__file__).resolve().parents[1] / "data" / "metrics"

@@ -7,8 +7,21 @@ import pytest
 from scipy import signal
 
 from textdifuse_desktop.errors import ImageDataError
-from textdifuse_desktop.metrics import METRICS, ag, compute_all, en, mi, qabf, rgb2gray, scd, sd, sf, ssim, vif
-from textdifuse_desktop.metrics import _cache
+from textdifuse_desktop.metrics import (
+    METRICS,
+    _cache,
+    ag,
+    compute_all,
+    en,
+    mi,
+    qabf,
+    rgb2gray,
+    scd,
+    sd,
+    sf,
+    ssim,
+    vif,
+)
 from textdifuse_desktop.metrics.qabf import _sobel_conv_zero
 from textdifuse_desktop.metrics.vif import vifp
 

@@ -9,7 +9,11 @@ import pytest
 from textdifuse_desktop.errors import FeatureUnavailableError, UsageError
 from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.session import prompt_words as pw
-from textdifuse_desktop.session.prompt_plan import add_outcome, find_prompt_regions, unknown_phrases
+from textdifuse_desktop.session.prompt_plan import (
+    add_outcome,
+    find_prompt_regions,
+    unknown_phrases,
+)
 from textdifuse_desktop.session.regions import RegionSet
 
 

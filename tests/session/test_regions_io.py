@@ -94,7 +94,7 @@ def test_label_map_and_exports_call_the_writers(tmp_path, monkeypatch):
     assert labels[0, 0] == 1 and labels[4, 4] == 2 and labels[9, 11] == 0
 
     calls = {}
-    import textdifuse_desktop.io.writers as writers
+    from textdifuse_desktop.io import writers
 
     def fake_seg(masks, names, reference, path, *, deidentify=False):
         calls["seg"] = (len(masks), list(names), deidentify)

@@ -10,7 +10,12 @@ import pytest
 from textdifuse_desktop.errors import SessionError
 from textdifuse_desktop.imaging.image import Image, affine_from_spacing
 from textdifuse_desktop.session.document import SessionDocument
-from textdifuse_desktop.session.result_io import META_NAME, PIXELS_NAME, result_from_files, result_to_files
+from textdifuse_desktop.session.result_io import (
+    META_NAME,
+    PIXELS_NAME,
+    result_from_files,
+    result_to_files,
+)
 from textdifuse_desktop.session.view_state import PaneView, ViewState
 
 

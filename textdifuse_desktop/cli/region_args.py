@@ -174,7 +174,10 @@ def build_region_set(args: argparse.Namespace, a: Any, b: Any) -> Any:
             log.warning("no '%s' regions found", kind)
         add_regions(region_set, regions)
     if args.prompt is not None:
-        from textdifuse_desktop.session.prompt_plan import add_outcome, find_prompt_regions
+        from textdifuse_desktop.session.prompt_plan import (
+            add_outcome,
+            find_prompt_regions,
+        )
 
         outcome = find_prompt_regions(args.prompt, a, b, clip=_clip_step(args, a, b), kappa=kappa,
                                       min_size=args.min_region)

@@ -16,7 +16,12 @@ from PySide6 import QtCore
 
 from textdifuse_desktop.errors import FusionCancelled
 from textdifuse_desktop.fusion.request import FusionRequest, FusionResult, Progress
-from textdifuse_desktop.gui.pipeline import PreviewResult, ResultCache, fusion_job, wants_classical_preview
+from textdifuse_desktop.gui.pipeline import (
+    PreviewResult,
+    ResultCache,
+    fusion_job,
+    wants_classical_preview,
+)
 from textdifuse_desktop.gui.workers import GeneratorWorker
 from textdifuse_desktop.imaging.image import Image
 

@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 
 def confirm_same_patient(window: Any) -> bool:
     """True when the window's pair may be fused (same patient, or the user confirmed); False otherwise."""
-    from textdifuse_desktop.io.patient_identity import DifferentPatientsError, check_same_patient
+    from textdifuse_desktop.io.patient_identity import (
+        DifferentPatientsError,
+        check_same_patient,
+    )
 
     a, b = window.raw.get("a"), window.raw.get("b")
     if not isinstance(a, Image) or not isinstance(b, Image):

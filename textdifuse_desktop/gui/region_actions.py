@@ -129,7 +129,10 @@ class RegionActions(QtCore.QObject):
 
     def _clip_choice(self, text: str, a: Any, b: Any) -> dict[str, Any] | None:
         """How to run CLIP: ``{checkpoint}``/``{pretrained}`` kwargs, ``{"consent": weights}``, or None (word list)."""
-        from textdifuse_desktop.session.prompt_plan import no_model_error, unknown_phrases
+        from textdifuse_desktop.session.prompt_plan import (
+            no_model_error,
+            unknown_phrases,
+        )
 
         settings = self.window.settings
         checkpoint = getattr(settings, "clip_checkpoint", None)
@@ -146,7 +149,10 @@ class RegionActions(QtCore.QObject):
             if unknown:
                 raise no_model_error(unknown, a, b, strings.PROMPT_OPEN_CLIP_HINT)
             return None
-        from textdifuse_desktop.fusion.clip_models import cached_weights, standard_weights
+        from textdifuse_desktop.fusion.clip_models import (
+            cached_weights,
+            standard_weights,
+        )
 
         weights = standard_weights(model, str(getattr(settings, "clip_pretrained", "laion2b_s34b_b79k")))
         if cached_weights(weights) is not None:

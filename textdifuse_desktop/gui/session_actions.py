@@ -28,10 +28,9 @@ def available() -> bool:
 def build_document(window: MainWindow) -> Any:
     """The current sources, fusion parameters, view state and regions as a SessionDocument."""
     from textdifuse_desktop.gui import session_io
-    from textdifuse_desktop.session.document import SessionDocument
-
     from textdifuse_desktop.gui.registration_controls import registration_record
     from textdifuse_desktop.gui.source_tools import read_options_of
+    from textdifuse_desktop.session.document import SessionDocument
 
     document = SessionDocument()
     for key, role in (("a", "A"), ("b", "B")):

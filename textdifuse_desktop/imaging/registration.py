@@ -20,7 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from textdifuse_desktop.errors import FeatureUnavailableError, FusionCancelled, RegistrationError
+from textdifuse_desktop.errors import (
+    FeatureUnavailableError,
+    FusionCancelled,
+    RegistrationError,
+)
 from textdifuse_desktop.imaging.image import LPS_TO_RAS, Image
 
 log = logging.getLogger(__name__)

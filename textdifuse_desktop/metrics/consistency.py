@@ -30,7 +30,7 @@ def neighbour_difference(volume: np.ndarray, axis: int, mask: np.ndarray | None 
     diff = np.abs(np.diff(values, axis=axis))
     if mask is None:
         return float(diff.mean(dtype=np.float64))
-    both = np.logical_and(np.take(mask, range(0, mask.shape[axis] - 1), axis=axis),
+    both = np.logical_and(np.take(mask, range(mask.shape[axis] - 1), axis=axis),
                           np.take(mask, range(1, mask.shape[axis]), axis=axis))
     return float(diff[both].mean(dtype=np.float64)) if both.any() else 0.0
 

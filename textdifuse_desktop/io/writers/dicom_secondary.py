@@ -32,7 +32,10 @@ from textdifuse_desktop.imaging.image import Image
 from textdifuse_desktop.io.writers import dicom_common as dc
 from textdifuse_desktop.io.writers._mapping import to_uint8
 from textdifuse_desktop.io.writers.deidentify import deidentify_dataset
-from textdifuse_desktop.io.writers.dicom_semantics import derivation_description, fusion_record
+from textdifuse_desktop.io.writers.dicom_semantics import (
+    derivation_description,
+    fusion_record,
+)
 
 log = logging.getLogger(__name__)
 
