@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # restore_then_fuse.py, beside this script
+
 from textdifuse_desktop.fusion.classical import fuse_luma
 from textdifuse_desktop.metrics import compute_all
 from textdifuse_desktop.model.data import load_pack
@@ -41,7 +43,15 @@ def _model(loaded, a: np.ndarray, b: np.ndarray, steps: int, rule: str,
     return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
 
 
-def _classical(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
+def _classical(a: np.ndarray, b: np.ndarray, method: str, modalities: tuple[str, str] = ("", "")) -> np.ndarray:
+    """A classical rule on the grey planes; ``restore_guided`` first restores each plane as
+    ``restore_then_fuse.py`` does for ``modalities`` (the restore-then-fuse baseline of issue 14), then fuses with
+    the guided filter."""
+    if method == "restore_guided":
+        from restore_then_fuse import restore_luma
+
+        a, b = (restore_luma(x / 255.0, m)[0] * 255.0 for x, m in zip((a, b), modalities))
+        method = "guided"
     f = fuse_luma(a.astype(np.float32), b.astype(np.float32), method)
     return np.clip(np.round(f), 0, 255).astype(np.uint8)
 
@@ -77,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 8, 25])
     parser.add_argument("--rules", nargs="+", default=["fcm", "max", "add", "mean", "variance"])
     parser.add_argument("--rule-steps", type=int, default=4, help="steps for the rule ablation")
-    parser.add_argument("--classical", nargs="*", default=["max", "mean", "laplacian", "guided"])
+    parser.add_argument("--classical", nargs="*", default=["max", "mean", "laplacian", "guided"],
+                        help="classical rules to list too: max, mean, laplacian, guided, restore_guided")
     parser.add_argument("--variants", nargs="*", default=[], metavar="NAME=WEIGHTS",
                         help="more checkpoints (e.g. loss ablations), run with the FCM at --rule-steps")
     parser.add_argument("--out", default=None, help="also write the tables to this Markdown file")
@@ -105,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows[(task, cond, name)].append(compute_all(r.a, r.b, fused, METRICS))
                 for method in args.classical:
                     start = time.perf_counter()
-                    fused = _classical(a, b, method)
+                    fused = _classical(a, b, method, (r.mod_a, r.mod_b))
                     times[method].append(time.perf_counter() - start)
                     rows[(task, cond, method)].append(compute_all(r.a, r.b, fused, METRICS))
     lines = [f"Weights sha256 {loaded.sha256[:12]}; pairs per task: "

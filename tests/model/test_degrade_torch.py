@@ -12,9 +12,11 @@ from textdifuse_desktop.imaging.degrade import (
     MODALITIES,
     MODALITY_GROUPS,
     ORDER,
+    RANGES,
     DegradationOp,
 )
 from textdifuse_desktop.model.degrade_torch import (
+    add_impulses,
     apply_plan,
     apply_tone_ops,
     degrade_batch,
@@ -107,3 +109,17 @@ def test_apply_tone_ops_keeps_the_tones_and_drops_noise_stripes_and_blur() -> No
     torch.testing.assert_close(target[2], x[2])
     degraded = apply_plan(x, plans, generator=torch.Generator().manual_seed(1))
     assert (degraded[1] - target[1]).abs().mean() > 1e-3  # the degraded source still carries the low-light noise
+
+
+def test_add_impulses_sets_extremes_in_the_chosen_share_of_samples_only() -> None:
+    """Stage R's extra impulses: only salt (1) and pepper (0) values change, in about ``share`` of the samples, at
+    no more than the salt_pepper range's largest amount; share 0 changes nothing and the generator fixes the draw."""
+    x = torch.full((200, 1, 64, 64), 0.5)
+    y = add_impulses(x, 0.4, torch.Generator().manual_seed(3))
+    changed = y != x
+    assert set(torch.unique(y[changed]).tolist()) <= {0.0, 1.0}
+    hit = changed.flatten(1).any(1).float().mean().item()
+    assert 0.3 < hit < 0.5
+    assert changed.flatten(1).float().mean(1).max().item() < 2 * RANGES["salt_pepper"]["amount"][1]
+    assert torch.equal(y, add_impulses(x, 0.4, torch.Generator().manual_seed(3)))
+    assert torch.equal(add_impulses(x, 0.0, torch.Generator().manual_seed(3)), x)

@@ -121,7 +121,7 @@ def test_stage_r_trains_the_restorer_alone_and_the_weights_keep_it(tmp_path: Pat
     first = train(base, "base")
     cfg = TrainConfig(out=str(tmp_path / "r"), train_pack=str(pack), tiny=True, iters_t=0, iters_r=4, iters_a=0,
                       iters_b=0, batch_r=2, crop_r=32, progress=False, init_from=str(first), model={"restorer": 1},
-                      lr_r=1e-2, ema=0.0)
+                      lr_r=1e-2, ema=0.0, impulse_share_r=0.5)
     loaded = load_model(train(cfg, "stage R"))
     assert loaded.card["training"]["stage_r"]["iteration"] == 4
     assert loaded.net.restorer is not None
@@ -130,6 +130,10 @@ def test_stage_r_trains_the_restorer_alone_and_the_weights_keep_it(tmp_path: Pat
     moved = {k for k, v in trained.items() if k not in start or not torch.equal(v, start[k])}
     assert moved and all(k.startswith("restorer.") for k in moved)
     assert float(loaded.net.restorer.out[1].weight.detach().abs().sum()) > 0  # no longer the fresh identity
+    cfg.impulse_share_r, cfg.out = 1.5, str(tmp_path / "refused")
+    with pytest.raises(ValueError, match="--impulse-share-r"):
+        train(cfg, "refused")
+    assert not (tmp_path / "refused" / "model.safetensors").exists()
 
 
 def test_the_shipped_restorer_removes_noise_and_stripes_and_leaves_a_clean_source_alone() -> None:

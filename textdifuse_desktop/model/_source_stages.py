@@ -10,7 +10,11 @@ import torch
 
 from textdifuse_desktop.model._trainer import Context, Stage, _degrade
 from textdifuse_desktop.model.data import CropSampler
-from textdifuse_desktop.model.degrade_torch import apply_tone_ops, degrade_batch
+from textdifuse_desktop.model.degrade_torch import (
+    add_impulses,
+    apply_tone_ops,
+    degrade_batch,
+)
 from textdifuse_desktop.model.inference import prepare_sources, restore_sources
 from textdifuse_desktop.model.losses import restorer_loss, tone_loss
 from textdifuse_desktop.model.network import FusionDiffusionNet
@@ -83,6 +87,8 @@ def train_restorer(ctx: Context, data: CropSampler) -> Stage:
             clean, mods = data.sample_single(cfg.batch_r)
             degraded, plans = degrade_batch(clean, mods, ctx.generator, p_clean=cfg.clean_share_r,
                                             return_plans=True)
+            if cfg.impulse_share_r > 0:
+                degraded = add_impulses(degraded, cfg.impulse_share_r, ctx.generator)
             with ctx.autocast():
                 restored = model(degraded.clamp(0, 1)).float()
             return restorer_loss(restored, apply_tone_ops(clean, plans))

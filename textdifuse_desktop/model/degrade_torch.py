@@ -22,6 +22,7 @@ from textdifuse_desktop.imaging.degrade import (
     MAX_KERNEL,
     NOISE_KIND,
     ORDER,
+    RANGES,
     DegradationOp,
     gaussian_kernel1d,
     motion_kernel,
@@ -111,6 +112,20 @@ def apply_plan(
             stacked = [torch.as_tensor(fields[s][p]).to(x.device, x.dtype) for s, p in zip(samples, positions)]
             return torch.stack([f.reshape(shape[1:]) for f in stacked])
     return _run(x, plans, noise_fn)
+
+
+def add_impulses(x: torch.Tensor, share: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``x`` ``[B, 1, H, W]`` with salt-and-pepper impulses added to each sample with probability ``share`` (amounts
+    drawn from the ``salt_pepper`` range of :data:`~textdifuse_desktop.imaging.degrade.RANGES`), on top of whatever
+    it already has, as the last op of :data:`~textdifuse_desktop.imaging.degrade.ORDER` would be.  Impulses touch at
+    most half a percent of the pixels, so a plan that has them weighs little in a mean loss; this gives a trainer
+    more of them without changing the other degradations' mix."""
+    _check_batch(x)
+    draws = torch.rand((x.shape[0], 2), generator=generator, device=_gen_device(generator, x)).cpu().numpy()
+    low, high = RANGES["salt_pepper"]["amount"]
+    plans = [[DegradationOp("salt_pepper", {"amount": float(low + u * (high - low))})] if d < share else []
+             for d, u in draws]
+    return apply_plan(x, plans, generator=generator)
 
 
 #: The ops that change a whole image's tones (global curves): :func:`apply_tone_ops` keeps only these.

@@ -206,6 +206,8 @@ def _check_stage_options(cfg: TrainConfig, net: FusionDiffusionNet) -> None:
     if cfg.grad_details_share > 0 and cfg.structure_on != "image":
         raise ValueError("--grad-details-share mixes the two gradient forms of --structure-on image; "
                          f"--structure-on {cfg.structure_on} already sets the gradient term")
+    if not 0.0 <= cfg.impulse_share_r <= 1.0:
+        raise ValueError(f"--impulse-share-r must lie in [0, 1], got {cfg.impulse_share_r}")
     if cfg.snapshot_every < 0:
         raise ValueError(f"--snapshot-every must be 0 (none) or a positive iteration count, got {cfg.snapshot_every}")
     if cfg.clean_anchor > 0 and not cfg.condition_only:

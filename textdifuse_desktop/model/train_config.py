@@ -38,6 +38,7 @@ class TrainConfig:
     iters_r: int | None = None
     time_budget_r: float | None = None
     clean_share_r: float = 0.15
+    impulse_share_r: float = 0.0
     batch_a: int = 32
     crop_a: int = 128
     lr_a: float = 2e-4
@@ -105,6 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clean-share-r", type=float, default=d.clean_share_r,
                         help="stage R (restorer, with --model-config '{\"restorer\": 1}'): probability that a crop is "
                              "left clean (a clean source must come out as it went in)")
+    parser.add_argument("--impulse-share-r", type=float, default=d.impulse_share_r,
+                        help="stage R: probability that a crop gets salt-and-pepper impulses on top of its "
+                             "degradations (they touch under 0.5 %% of the pixels, so they weigh little otherwise)")
     parser.add_argument("--l1-weight", type=float, default=d.l1_weight)
     parser.add_argument("--grad-weight", type=float, default=d.grad_weight, help="stage-B gradient-loss weight")
     parser.add_argument("--int-weight", type=float, default=d.int_weight,
