@@ -48,7 +48,7 @@ OPS = {
             ("over_exposure", {"gain": 2.0, "gamma": 1.0}), ("gaussian_noise", {"sigma": 12}),
             ("gaussian_blur", {"kernel": 7})],
     "ir": [("low_contrast", {"alpha": 0.5, "level": 1.0}), ("stripe_noise", {"beta": 12}),
-           ("gaussian_noise", {"sigma": 12})],
+           ("gaussian_noise", {"sigma": 12}), ("salt_pepper", {"amount": 2e-3})],
     "mri": [("gaussian_noise", {"sigma": 12}), ("low_contrast", {"alpha": 0.5, "level": 0.1})],
     "pet": [("poisson_noise", {"peak": 100}), ("low_contrast", {"alpha": 0.5, "level": 0.1})],
     "spect": [("poisson_noise", {"peak": 100})],

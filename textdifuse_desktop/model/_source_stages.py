@@ -19,6 +19,10 @@ from textdifuse_desktop.model.inference import prepare_sources, restore_sources
 from textdifuse_desktop.model.losses import restorer_loss, tone_loss
 from textdifuse_desktop.model.network import FusionDiffusionNet
 
+#: Shares of pixels hit by stage R's extra impulses: from the salt_pepper range's lowest to four times its highest
+#: (2 % rather than 0.5 %), so that a crop carries enough of them to weigh in the mean loss.
+IMPULSE_AMOUNTS_R = (1e-4, 2e-2)
+
 #: Share of samples whose modalities stage T hides from the tone head, so that it also works where they are unknown
 #: (a plain PNG's ``OT``).
 UNKNOWN_MODALITY_SHARE = 0.25
@@ -88,7 +92,7 @@ def train_restorer(ctx: Context, data: CropSampler) -> Stage:
             degraded, plans = degrade_batch(clean, mods, ctx.generator, p_clean=cfg.clean_share_r,
                                             return_plans=True)
             if cfg.impulse_share_r > 0:
-                degraded = add_impulses(degraded, cfg.impulse_share_r, ctx.generator)
+                degraded = add_impulses(degraded, cfg.impulse_share_r, ctx.generator, IMPULSE_AMOUNTS_R)
             with ctx.autocast():
                 restored = model(degraded.clamp(0, 1)).float()
             return restorer_loss(restored, apply_tone_ops(clean, plans))

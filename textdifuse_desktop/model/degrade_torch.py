@@ -114,15 +114,17 @@ def apply_plan(
     return _run(x, plans, noise_fn)
 
 
-def add_impulses(x: torch.Tensor, share: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``x`` ``[B, 1, H, W]`` with salt-and-pepper impulses added to each sample with probability ``share`` (amounts
-    drawn from the ``salt_pepper`` range of :data:`~textdifuse_desktop.imaging.degrade.RANGES`), on top of whatever
-    it already has, as the last op of :data:`~textdifuse_desktop.imaging.degrade.ORDER` would be.  Impulses touch at
-    most half a percent of the pixels, so a plan that has them weighs little in a mean loss; this gives a trainer
-    more of them without changing the other degradations' mix."""
+def add_impulses(x: torch.Tensor, share: float, generator: torch.Generator | None = None,
+                 amounts: tuple[float, float] | None = None) -> torch.Tensor:
+    """``x`` ``[B, 1, H, W]`` with salt-and-pepper impulses added to each sample with probability ``share``, on top of
+    whatever it already has, as the last op of :data:`~textdifuse_desktop.imaging.degrade.ORDER` would be.  The share
+    of pixels hit is drawn from ``amounts`` (default: the ``salt_pepper`` range of
+    :data:`~textdifuse_desktop.imaging.degrade.RANGES`).  Impulses touch at most half a percent of the pixels there,
+    so a plan that has them weighs little in a mean loss; this gives a trainer more of them without changing the
+    other degradations' mix."""
     _check_batch(x)
     draws = torch.rand((x.shape[0], 2), generator=generator, device=_gen_device(generator, x)).cpu().numpy()
-    low, high = RANGES["salt_pepper"]["amount"]
+    low, high = RANGES["salt_pepper"]["amount"] if amounts is None else amounts
     plans = [[DegradationOp("salt_pepper", {"amount": float(low + u * (high - low))})] if d < share else []
              for d, u in draws]
     return apply_plan(x, plans, generator=generator)

@@ -107,8 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stage R (restorer, with --model-config '{\"restorer\": 1}'): probability that a crop is "
                              "left clean (a clean source must come out as it went in)")
     parser.add_argument("--impulse-share-r", type=float, default=d.impulse_share_r,
-                        help="stage R: probability that a crop gets salt-and-pepper impulses on top of its "
-                             "degradations (they touch under 0.5 %% of the pixels, so they weigh little otherwise)")
+                        help="stage R: probability that a crop gets salt-and-pepper impulses (0.01-2 %% of its "
+                             "pixels) on top of its degradations; in these alone (0.01-0.5 %%, infrared only) they "
+                             "weigh little in the loss")
     parser.add_argument("--l1-weight", type=float, default=d.l1_weight)
     parser.add_argument("--grad-weight", type=float, default=d.grad_weight, help="stage-B gradient-loss weight")
     parser.add_argument("--int-weight", type=float, default=d.int_weight,
