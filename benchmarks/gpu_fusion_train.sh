@@ -45,7 +45,7 @@ mkdir -p "$OUT"
 $PYTHON -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" | tee "$OUT/summary.txt"
 
 common=(--train-pack "$PACK" --device "$DEVICE" --ckpt-every 100000 --log-every 20 --no-progress --iters-t "$ITERS_T"
-        --detail-weight-t 2 --iters-r "$ITERS_R" --lr-r 3e-4
+        --detail-weight-t 2 --iters-r "$ITERS_R" --lr-r 3e-4 --impulse-share-r 0.5
         "${EXTRA[@]}")
 pids=()
 stage_b() {  # name, init weights, budget, "arg,arg": one stage-B run in the background
